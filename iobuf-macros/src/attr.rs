@@ -1,0 +1,99 @@
+//! `#[repr(...)]` and `#[buffer_tier(...)]`, parsed into values that keep
+//! their spans.
+
+use proc_macro2::Span;
+use syn::{Attribute, Ident, LitInt};
+
+use crate::valid::Errors;
+
+/// The tier names, in size order, with their sizes: `32 * 4^i`.
+pub(crate) const TIERS: [&str; 12] = [
+    "Pico", "Nano", "Micro", "Small", "Medium", "Big", "Large", "Great", "Huge", "Vast", "Giant",
+    "Titan",
+];
+
+/// The size in bytes of the tier at `index` in [`TIERS`].
+pub(crate) fn tier_size(index: usize) -> u128 {
+    32u128 << (2 * index)
+}
+
+/// What the struct's `#[repr]` attributes ask for.
+#[derive(Default)]
+pub(crate) struct Repr {
+    /// `C` or `transparent`: fields keep their declared order.
+    pub ordered: bool,
+    /// `align(N)`, with N and its span.
+    pub align: Option<(u128, Span)>,
+}
+
+/// `#[buffer_tier(tier = Name)]`.
+pub(crate) struct TierAttr {
+    pub ident: Ident,
+    /// Index into [`TIERS`].
+    pub index: usize,
+}
+
+pub(crate) fn repr(attrs: &[Attribute], errors: &mut Errors) -> Repr {
+    let mut repr = Repr::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("repr")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("C") || meta.path.is_ident("transparent") {
+                repr.ordered = true;
+            } else if meta.path.is_ident("align") {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let lit: LitInt = content.parse()?;
+                repr.align = Some((lit.base10_parse()?, lit.span()));
+            } else {
+                return Err(meta.error(
+                    "unsupported `repr` for a `BufferTier`; use `#[repr(C)]` or \
+                     `#[repr(transparent)]`, optionally with `align(N)`",
+                ));
+            }
+            Ok(())
+        });
+        if let Err(err) = parsed {
+            errors.push(err);
+        }
+    }
+    repr
+}
+
+pub(crate) fn buffer_tier(attrs: &[Attribute], errors: &mut Errors) -> Option<TierAttr> {
+    let mut tier: Option<TierAttr> = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("buffer_tier")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if !meta.path.is_ident("tier") {
+                return Err(meta.error(format!(
+                    "unknown `buffer_tier` option `{}`; the only option is `tier = <Tier>`, \
+                     e.g. `#[buffer_tier(tier = Small)]`",
+                    path_text(&meta.path)
+                )));
+            }
+            let ident: Ident = meta.value()?.parse()?;
+            let Some(index) = TIERS.iter().position(|t| ident == t) else {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!("unknown tier `{ident}`; expected one of {}", TIERS.join(", ")),
+                ));
+            };
+            if tier.is_some() {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    "`tier` is given twice; keep one",
+                ));
+            }
+            tier = Some(TierAttr { ident, index });
+            Ok(())
+        });
+        if let Err(err) = parsed {
+            errors.push(err);
+        }
+    }
+    tier
+}
+
+fn path_text(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}

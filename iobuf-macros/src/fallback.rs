@@ -1,0 +1,20 @@
+//! What invalid input expands to: the errors, plus a stub impl so that code
+//! using the type as a `BufferTier` does not pile further errors on top.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+pub(crate) fn buffer_tier(input: &DeriveInput, err: syn::Error) -> TokenStream {
+    let errors = err.to_compile_error();
+    if !input.generics.params.is_empty() {
+        // A stub impl of a generic type would raise bound errors of its own.
+        return errors;
+    }
+    let name = &input.ident;
+    quote! {
+        #errors
+        // SAFETY: never compiled into a program: the errors above fail the build.
+        unsafe impl ::iobuf::BufferTier for #name {}
+    }
+}

@@ -1,0 +1,35 @@
+//! Implementation detail of the `iobuf` crate: its procedural macros.
+//!
+//! Depend on `iobuf` and use the macros it re-exports; this crate's paths
+//! and output are not a stable interface of their own.
+//!
+//! Each macro works in phases, one module each: [`ast`] reads `syn` input
+//! into a typed model, [`attr`] parses attributes, [`valid`] checks every
+//! rule and gathers all errors, [`expand`] generates code for valid input,
+//! and [`fallback`] emits the errors plus stubs that stop follow-on errors.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod ast;
+mod attr;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives `iobuf::BufferTier` for a struct whose fields are all `[u8; N]`.
+///
+/// See the `iobuf` crate's documentation of `BufferTier` for the rules and
+/// the `#[buffer_tier(tier = …)]` option.
+#[proc_macro_derive(BufferTier, attributes(buffer_tier))]
+pub fn derive_buffer_tier(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match ast::Input::from_syn(&input).and_then(|model| valid::check(&model).map(|()| model)) {
+        Ok(model) => expand::buffer_tier(&model),
+        Err(err) => fallback::buffer_tier(&input, err),
+    }
+    .into()
+}

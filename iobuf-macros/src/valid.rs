@@ -1,0 +1,85 @@
+//! The rules of `#[derive(BufferTier)]`, checked on the model. Every
+//! violation found is reported, not just the first.
+//!
+//! Rules that need the compiler's layout (sizes behind constants or type
+//! aliases) are left to the compile-time assertions that `expand` emits;
+//! here we catch what the tokens alone show, with precise spans and
+//! messages.
+
+use crate::ast::Input;
+use crate::attr::{TIERS, tier_size};
+
+/// Gathers errors so that all of them are reported together.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, err: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(err),
+            None => self.0 = Some(err),
+        }
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+pub(crate) fn check(input: &Input<'_>) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let name = input.ident;
+    if input.fields.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            name,
+            format!(
+                "`{name}` has no bytes: a `BufferTier` needs at least one `[u8; N]` field, \
+                 e.g. `struct {name}([u8; 2048]);`"
+            ),
+        ));
+    }
+    if input.fields.len() > 1 && !input.repr.ordered {
+        errors.push(syn::Error::new_spanned(
+            name,
+            format!(
+                "`{name}` has several fields, so it needs `#[repr(C)]` (fields in declared \
+                 order); add `#[repr(C)]` above `struct {name}`"
+            ),
+        ));
+    }
+    for field in &input.fields {
+        if let Some((0, span)) = field.literal_len {
+            errors.push(syn::Error::new(
+                span,
+                "zero-length field: every byte array of a `BufferTier` needs at least one \
+                 byte; remove the field or give it a length",
+            ));
+        }
+    }
+    if let Some((align, span)) = input.repr.align {
+        if let Some(size) = input.literal_size().filter(|&s| s > 0 && s % align != 0) {
+            let padded = size.div_ceil(align) * align;
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`align({align})` pads `{name}` from {size} to {padded} bytes, and a \
+                     `BufferTier` must have no padding; make its fields {padded} bytes long"
+                ),
+            ));
+        }
+    }
+    if let (Some(tier), Some(size)) = (&input.tier, input.literal_size()) {
+        let want = tier_size(tier.index);
+        if size != want {
+            errors.push(syn::Error::new(
+                tier.ident.span(),
+                format!(
+                    "`{name}` is {size} bytes, but tier `{}` is {want} bytes; make the fields \
+                     {want} bytes long or remove `tier = {}`",
+                    TIERS[tier.index], TIERS[tier.index]
+                ),
+            ));
+        }
+    }
+    errors.finish()
+}

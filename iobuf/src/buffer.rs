@@ -1,0 +1,260 @@
+//! Plain byte-block buffer types: the [`BufferTier`] trait and the thirteen
+//! standard buffers.
+
+use std::alloc::{self, Layout};
+use std::fmt;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::{align_of, size_of};
+
+use crate::iovec::IoVec;
+use crate::tier::{
+    BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,
+    BUFFER_SIZE_MEDIUM, BUFFER_SIZE_MICRO, BUFFER_SIZE_NANO, BUFFER_SIZE_PICO, BUFFER_SIZE_SMALL,
+    BUFFER_SIZE_TITAN, BUFFER_SIZE_VAST, Tier,
+};
+
+/// A plain block of bytes that pools hold and I/O reads into and writes from.
+///
+/// # Safety
+///
+/// Implement it with `#[derive(BufferTier)]`, never by hand. The derive
+/// checks at compile time what the trait's provided methods rely on:
+///
+/// - every field is a byte array `[u8; N]`, so every bit pattern is a valid
+///   value and the type holds no pointers;
+/// - the type has no padding: its size is the sum of its fields', so every
+///   byte of it is initialised;
+/// - its size is not zero.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf::BufferTier;
+///
+/// #[derive(BufferTier)]
+/// #[repr(C)]
+/// struct Frame {
+///     header: [u8; 16],
+///     payload: [u8; 2032],
+/// }
+///
+/// assert_eq!(Frame::SIZE, 2048);
+/// assert_eq!(Frame::TIER, Some(iobuf::Tier::Small));
+/// let mut frame = Frame::zeroed_box();
+/// frame.payload[0] = 1;
+/// assert_eq!(frame.as_bytes()[16], 1);
+/// ```
+pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
+    /// The size of the type in bytes.
+    const SIZE: usize = size_of::<Self>();
+
+    /// The tier whose size equals [`SIZE`](Self::SIZE), if one does.
+    const TIER: Option<Tier> = Tier::exact(size_of::<Self>());
+
+    /// The buffer's bytes.
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: the trait's contract: Self has no padding, so all
+        // size_of::<Self>() bytes behind `self` are initialised, and they live
+        // as long as the borrow.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), size_of::<Self>()) }
+    }
+
+    /// The buffer's bytes, for writing.
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_bytes`; moreover every bit pattern is a valid
+        // Self (only byte arrays), so any bytes written leave a valid value,
+        // and `&mut self` makes the access exclusive.
+        unsafe {
+            std::slice::from_raw_parts_mut((self as *mut Self).cast::<u8>(), size_of::<Self>())
+        }
+    }
+
+    /// The buffer as a std [`IoSlice`], for `write_vectored`.
+    fn io_slice(&self) -> IoSlice<'_> {
+        IoSlice::new(self.as_bytes())
+    }
+
+    /// The buffer as a std [`IoSliceMut`], for `read_vectored`.
+    fn io_slice_mut(&mut self) -> IoSliceMut<'_> {
+        IoSliceMut::new(self.as_bytes_mut())
+    }
+
+    /// The buffer as an [`IoVec`] over shared bytes: for `writev` and other
+    /// calls in which the kernel only reads.
+    fn iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_bytes())
+    }
+
+    /// The buffer as an [`IoVec`] over exclusively borrowed bytes: for
+    /// `readv` and other calls in which the kernel writes.
+    fn iovec_mut(&mut self) -> IoVec<'_> {
+        IoVec::from(self.as_bytes_mut())
+    }
+
+    /// A zeroed value on the heap, built there: the value never passes
+    /// through the stack, so a 128 MiB buffer works on a thread with a small
+    /// stack. Large sizes are lazily committed by the allocator.
+    ///
+    /// ```
+    /// use iobuf::{BufferTier, TitanBuffer};
+    /// let big = std::thread::Builder::new()
+    ///     .stack_size(64 << 10)
+    ///     .spawn(|| TitanBuffer::zeroed_box().as_bytes()[12345])
+    ///     .unwrap()
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(big, 0);
+    /// ```
+    fn zeroed_box() -> Box<Self> {
+        let layout = Layout::new::<Self>();
+        if layout.size() == 0 {
+            // Unreachable through the derive (it rejects zero size); a
+            // zero-sized Box allocates nothing, so build it without alloc.
+            // SAFETY: every bit pattern (here: none) is a valid Self.
+            return Box::new(unsafe { std::mem::zeroed() });
+        }
+        // SAFETY: the layout has a non-zero size (checked above).
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        if raw.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `raw` was allocated by the global allocator with Self's
+        // layout, and zero bytes are a valid Self (byte arrays only), so Box
+        // may own and later free it.
+        unsafe { Box::from_raw(raw.cast::<Self>()) }
+    }
+
+    /// A zero-copy view of `bytes` as `Self`: `None` unless `bytes` is
+    /// exactly [`SIZE`](Self::SIZE) long and suitably aligned.
+    ///
+    /// ```
+    /// use iobuf::{BufferTier, PicoBuffer};
+    /// let raw = [7u8; 32];
+    /// assert_eq!(PicoBuffer::ref_from_bytes(&raw).unwrap().0[31], 7);
+    /// assert!(PicoBuffer::ref_from_bytes(&raw[1..]).is_none());
+    /// ```
+    fn ref_from_bytes(bytes: &[u8]) -> Option<&Self> {
+        if bytes.len() != size_of::<Self>() || !is_aligned_for::<Self>(bytes) {
+            return None;
+        }
+        // SAFETY: length and alignment were checked above; every bit pattern
+        // is a valid Self; the borrow keeps `bytes` alive and unchanged.
+        Some(unsafe { &*bytes.as_ptr().cast::<Self>() })
+    }
+
+    /// A zero-copy mutable view of `bytes` as `Self`, checked as
+    /// [`ref_from_bytes`](Self::ref_from_bytes).
+    fn mut_from_bytes(bytes: &mut [u8]) -> Option<&mut Self> {
+        if bytes.len() != size_of::<Self>() || !is_aligned_for::<Self>(bytes) {
+            return None;
+        }
+        // SAFETY: as in `ref_from_bytes`; `&mut` makes the access exclusive
+        // and any bytes written through Self keep `bytes` valid.
+        Some(unsafe { &mut *bytes.as_mut_ptr().cast::<Self>() })
+    }
+
+    /// A zero-copy view of `bytes` as consecutive `Self`s: `None` unless the
+    /// length is a whole multiple of [`SIZE`](Self::SIZE) and the start is
+    /// suitably aligned.
+    ///
+    /// ```
+    /// use iobuf::{BufferTier, PicoBuffer};
+    /// let raw = [0u8; 96];
+    /// assert_eq!(PicoBuffer::slice_from_bytes(&raw).unwrap().len(), 3);
+    /// assert!(PicoBuffer::slice_from_bytes(&raw[..95]).is_none());
+    /// ```
+    fn slice_from_bytes(bytes: &[u8]) -> Option<&[Self]> {
+        let size = size_of::<Self>();
+        if size == 0 || bytes.len() % size != 0 || !is_aligned_for::<Self>(bytes) {
+            return None;
+        }
+        // SAFETY: the start is aligned, `len / size` values of Self fit
+        // exactly, every bit pattern is valid, and the borrow keeps `bytes`.
+        Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / size) })
+    }
+
+    /// A copy of [`SIZE`](Self::SIZE) bytes of `bytes` from `offset`, in a
+    /// fresh zeroed box; `None` if they do not all lie inside `bytes`.
+    ///
+    /// ```
+    /// use iobuf::{BufferTier, PicoBuffer};
+    /// let raw: Vec<u8> = (0..40).collect();
+    /// assert_eq!(PicoBuffer::read_from_bytes(&raw, 8).unwrap().0[0], 8);
+    /// assert!(PicoBuffer::read_from_bytes(&raw, 9).is_none());
+    /// ```
+    fn read_from_bytes(bytes: &[u8], offset: usize) -> Option<Box<Self>> {
+        let end = offset.checked_add(size_of::<Self>())?;
+        let src = bytes.get(offset..end)?;
+        let mut value = Self::zeroed_box();
+        value.as_bytes_mut().copy_from_slice(src);
+        Some(value)
+    }
+}
+
+fn is_aligned_for<T>(bytes: &[u8]) -> bool {
+    (bytes.as_ptr() as usize) % align_of::<T>() == 0
+}
+
+/// Declares a standard buffer type with the derive, plus the conversions and
+/// a contents-free `Debug` that every standard type shares.
+macro_rules! standard_buffers {
+    ($($(#[$doc:meta])* $name:ident($size:ident) = $tier:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(crate::BufferTier)]
+        #[buffer_tier(tier = $tier)]
+        #[repr(transparent)]
+        pub struct $name(pub [u8; $size]);
+
+        impl AsRef<[u8]> for $name {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl AsMut<[u8]> for $name {
+            fn as_mut(&mut self) -> &mut [u8] {
+                &mut self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("len", &$size)
+                    .field("tier", &Tier::$tier)
+                    .finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+standard_buffers! {
+    /// A 32 B buffer ([`Tier::Pico`]).
+    PicoBuffer(BUFFER_SIZE_PICO) = Pico;
+    /// A 128 B buffer ([`Tier::Nano`]).
+    NanoBuffer(BUFFER_SIZE_NANO) = Nano;
+    /// A 512 B buffer ([`Tier::Micro`]).
+    MicroBuffer(BUFFER_SIZE_MICRO) = Micro;
+    /// A 2 KiB buffer ([`Tier::Small`]).
+    SmallBuffer(BUFFER_SIZE_SMALL) = Small;
+    /// An 8 KiB buffer ([`Tier::Medium`]).
+    MediumBuffer(BUFFER_SIZE_MEDIUM) = Medium;
+    /// A 32 KiB buffer ([`Tier::Big`]).
+    BigBuffer(BUFFER_SIZE_BIG) = Big;
+    /// A 128 KiB buffer ([`Tier::Large`]).
+    LargeBuffer(BUFFER_SIZE_LARGE) = Large;
+    /// A 512 KiB buffer ([`Tier::Great`]).
+    GreatBuffer(BUFFER_SIZE_GREAT) = Great;
+    /// A 2 MiB buffer ([`Tier::Huge`]).
+    HugeBuffer(BUFFER_SIZE_HUGE) = Huge;
+    /// An 8 MiB buffer ([`Tier::Vast`]).
+    VastBuffer(BUFFER_SIZE_VAST) = Vast;
+    /// A 32 MiB buffer ([`Tier::Giant`]).
+    GiantBuffer(BUFFER_SIZE_GIANT) = Giant;
+    /// A 128 MiB buffer ([`Tier::Titan`]).
+    TitanBuffer(BUFFER_SIZE_TITAN) = Titan;
+    /// A 128 KiB buffer meant for io_uring buffer registration
+    /// (`register_buffers`); the same size as [`LargeBuffer`], a distinct type
+    /// so registered and unregistered buffers cannot be mixed up.
+    RegisterBuffer(BUFFER_SIZE_LARGE) = Large;
+}
