@@ -10,6 +10,8 @@ use crate::valid::Errors;
 /// A struct the derive accepted as to its shape (not yet as to its rules).
 pub(crate) struct Input<'a> {
     pub ident: &'a Ident,
+    /// False for enums and unions, whose errors are already reported.
+    pub is_struct: bool,
     pub fields: Vec<Field<'a>>,
     pub repr: Repr,
     pub tier: Option<TierAttr>,
@@ -23,9 +25,10 @@ pub(crate) struct Field<'a> {
 }
 
 impl<'a> Input<'a> {
-    /// Reads the input, reporting at once every shape error it finds.
-    pub(crate) fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
-        let mut errors = Errors::default();
+    /// Reads the input, adding every shape error it finds to `errors`. The
+    /// model is returned even then, so that later checks can report theirs
+    /// too.
+    pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Self {
         let data = match &input.data {
             Data::Struct(data) => Some(data),
             Data::Enum(data) => {
@@ -52,20 +55,20 @@ impl<'a> Input<'a> {
                  remove the parameters and write the length, e.g. `[u8; 2048]`",
             ));
         }
-        let repr = attr::repr(&input.attrs, &mut errors);
-        let tier = attr::buffer_tier(&input.attrs, &mut errors);
+        let repr = attr::repr(&input.attrs, errors);
+        let tier = attr::buffer_tier(&input.attrs, errors);
         let fields = match data.map(|d| &d.fields) {
             Some(Fields::Named(named)) => named.named.iter().map(Field::new).collect(),
             Some(Fields::Unnamed(unnamed)) => unnamed.unnamed.iter().map(Field::new).collect(),
             Some(Fields::Unit) | None => Vec::new(),
         };
-        errors.finish()?;
-        Ok(Input {
+        Input {
             ident: &input.ident,
+            is_struct: data.is_some(),
             fields,
             repr,
             tier,
-        })
+        }
     }
 
     /// The size in bytes, when every field's length is an integer literal.

@@ -33,9 +33,10 @@ pub(crate) struct TierAttr {
     pub index: usize,
 }
 
-pub(crate) fn repr(attrs: &[Attribute], errors: &mut Errors) -> Repr {
+pub(crate) fn repr(attrs: &[Attribute], all_errors: &mut Errors) -> Repr {
     let mut repr = Repr::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("repr")) {
+        let mut errors = Errors::default();
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("C") || meta.path.is_ident("transparent") {
                 repr.ordered = true;
@@ -45,49 +46,68 @@ pub(crate) fn repr(attrs: &[Attribute], errors: &mut Errors) -> Repr {
                 let lit: LitInt = content.parse()?;
                 repr.align = Some((lit.base10_parse()?, lit.span()));
             } else {
-                return Err(meta.error(
+                errors.push(meta.error(
                     "unsupported `repr` for a `BufferTier`; use `#[repr(C)]` or \
                      `#[repr(transparent)]`, optionally with `align(N)`",
                 ));
+                if meta.input.peek(syn::token::Paren) {
+                    let skipped;
+                    syn::parenthesized!(skipped in meta.input);
+                    skipped.parse::<proc_macro2::TokenStream>()?;
+                }
             }
             Ok(())
         });
+        all_errors.append(errors);
         if let Err(err) = parsed {
-            errors.push(err);
+            all_errors.push(err);
         }
     }
     repr
 }
 
-pub(crate) fn buffer_tier(attrs: &[Attribute], errors: &mut Errors) -> Option<TierAttr> {
+pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> Option<TierAttr> {
     let mut tier: Option<TierAttr> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("buffer_tier")) {
+        let mut errors = Errors::default();
         let parsed = attr.parse_nested_meta(|meta| {
             if !meta.path.is_ident("tier") {
-                return Err(meta.error(format!(
+                errors.push(meta.error(format!(
                     "unknown `buffer_tier` option `{}`; the only option is `tier = <Tier>`, \
                      e.g. `#[buffer_tier(tier = Small)]`",
                     path_text(&meta.path)
                 )));
+                // Skip the option's value so the options after it are read.
+                if meta.input.peek(syn::Token![=]) {
+                    meta.value()?.parse::<syn::Expr>()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let skipped;
+                    syn::parenthesized!(skipped in meta.input);
+                    skipped.parse::<proc_macro2::TokenStream>()?;
+                }
+                return Ok(());
             }
             let ident: Ident = meta.value()?.parse()?;
             let Some(index) = TIERS.iter().position(|t| ident == t) else {
-                return Err(syn::Error::new(
+                errors.push(syn::Error::new(
                     ident.span(),
                     format!("unknown tier `{ident}`; expected one of {}", TIERS.join(", ")),
                 ));
+                return Ok(());
             };
             if tier.is_some() {
-                return Err(syn::Error::new(
+                errors.push(syn::Error::new(
                     ident.span(),
                     "`tier` is given twice; keep one",
                 ));
+                return Ok(());
             }
             tier = Some(TierAttr { ident, index });
             Ok(())
         });
+        all_errors.append(errors);
         if let Err(err) = parsed {
-            errors.push(err);
+            all_errors.push(err);
         }
     }
     tier

@@ -39,14 +39,23 @@ pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
             const _: () = ::core::assert!(::core::mem::size_of::<#name>() == #want, #msg);
         }
     });
+    // Point layout failures at what caused them: `align(N)` for padding, the
+    // name for an empty type.
+    let padding_span = input.repr.align.map_or(name.span(), |(_, span)| span);
+    let no_padding = quote_spanned! {padding_span=>
+        const _: () = ::core::assert!(
+            ::core::mem::size_of::<#name>() == 0 #(+ #field_sizes)*,
+            #no_padding
+        );
+    };
+    let non_zero = quote_spanned! {name.span()=>
+        const _: () = ::core::assert!(::core::mem::size_of::<#name>() != 0, #non_zero);
+    };
     quote! {
         const _: () = {
             #(#field_checks)*
-            const _: () = ::core::assert!(
-                ::core::mem::size_of::<#name>() == 0 #(+ #field_sizes)*,
-                #no_padding
-            );
-            const _: () = ::core::assert!(::core::mem::size_of::<#name>() != 0, #non_zero);
+            #no_padding
+            #non_zero
             #tier_check
         };
         // SAFETY: the assertions above prove, at compile time, the trait's

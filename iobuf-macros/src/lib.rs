@@ -27,8 +27,13 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(BufferTier, attributes(buffer_tier))]
 pub fn derive_buffer_tier(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    match ast::Input::from_syn(&input).and_then(|model| valid::check(&model).map(|()| model)) {
-        Ok(model) => expand::buffer_tier(&model),
+    let mut errors = valid::Errors::default();
+    let model = ast::Input::from_syn(&input, &mut errors);
+    if model.is_struct {
+        valid::check(&model, &mut errors);
+    }
+    match errors.finish() {
+        Ok(()) => expand::buffer_tier(&model),
         Err(err) => fallback::buffer_tier(&input, err),
     }
     .into()

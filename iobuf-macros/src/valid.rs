@@ -21,13 +21,19 @@ impl Errors {
         }
     }
 
+    pub(crate) fn append(&mut self, other: Errors) {
+        if let Some(err) = other.0 {
+            self.push(err);
+        }
+    }
+
     pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
 
-pub(crate) fn check(input: &Input<'_>) -> syn::Result<()> {
-    let mut errors = Errors::default();
+/// Checks the rules, adding each violation to `errors`.
+pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
     let name = input.ident;
     if input.fields.is_empty() {
         errors.push(syn::Error::new_spanned(
@@ -81,5 +87,4 @@ pub(crate) fn check(input: &Input<'_>) -> syn::Result<()> {
             ));
         }
     }
-    errors.finish()
 }

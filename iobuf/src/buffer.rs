@@ -108,10 +108,12 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     fn zeroed_box() -> Box<Self> {
         let layout = Layout::new::<Self>();
         if layout.size() == 0 {
-            // Unreachable through the derive (it rejects zero size); a
-            // zero-sized Box allocates nothing, so build it without alloc.
-            // SAFETY: every bit pattern (here: none) is a valid Self.
-            return Box::new(unsafe { std::mem::zeroed() });
+            // Unreachable through the derive (it rejects zero size). Never
+            // build a `Self` by value here: even an untaken branch reserves
+            // its stack slot in unoptimised builds.
+            // SAFETY: for a zero-sized type a dangling, aligned pointer is a
+            // valid Box, and there are no bytes to be invalid.
+            return unsafe { Box::from_raw(std::ptr::NonNull::<Self>::dangling().as_ptr()) };
         }
         // SAFETY: the layout has a non-zero size (checked above).
         let raw = unsafe { alloc::alloc_zeroed(layout) };

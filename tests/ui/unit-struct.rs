@@ -1,0 +1,6 @@
+use iobuf::BufferTier;
+
+#[derive(BufferTier)]
+struct Nothing;
+
+fn main() {}

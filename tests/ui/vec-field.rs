@@ -1,0 +1,6 @@
+use iobuf::BufferTier;
+
+#[derive(BufferTier)]
+struct Packet(Vec<u8>);
+
+fn main() {}

@@ -1,0 +1,6 @@
+use iobuf::BufferTier;
+
+#[derive(BufferTier)]
+struct Empty([u8; 0]);
+
+fn main() {}
