@@ -120,7 +120,10 @@ fn read_from_bytes_copies_from_offset_and_checks_range() {
 fn debug_never_prints_contents() {
     let b = HugeBuffer::zeroed_box();
     let s = format!("{b:?}");
-    assert!(s.contains("HugeBuffer") && s.contains("huge") || s.contains("Huge"), "{s}");
+    assert!(
+        s.contains("HugeBuffer") && s.contains("huge") || s.contains("Huge"),
+        "{s}"
+    );
     assert!(s.len() < 100, "{s}");
 }
 

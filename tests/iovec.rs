@@ -18,31 +18,18 @@ fn patterned<T: BufferTier>(seed: u8) -> Box<T> {
 /// Writes all of `iov` with `writev`, advancing over partial writes.
 fn writev_all(fd: i32, iov: &[IoVec<'_>]) -> usize {
     let mut total = 0;
-    let mut rest: Vec<IoVec<'_>> = iov.to_vec();
+    let mut all = iov.to_vec();
+    let mut rest = &mut all[..];
     while !rest.is_empty() {
-        let (addr, n) = addr_len(&rest);
+        let (addr, n) = addr_len(rest);
         // SAFETY: `addr` points to `n` valid iovecs over live, shared bytes;
         // writev only reads them.
         let w = unsafe { libc::writev(fd, addr, n as i32) };
         assert!(w > 0, "writev: {}", std::io::Error::last_os_error());
         total += w as usize;
-        rest = advance(&rest, w as usize);
+        IoVec::advance_slices(&mut rest, w as usize);
     }
     total
-}
-
-fn advance<'a>(iov: &[IoVec<'a>], mut by: usize) -> Vec<IoVec<'a>> {
-    let mut out = Vec::new();
-    for v in iov {
-        let s = v.as_slice();
-        if by >= s.len() {
-            by -= s.len();
-        } else {
-            out.push(IoVec::from(&s[by..]));
-            by = 0;
-        }
-    }
-    out
 }
 
 #[test]
@@ -75,14 +62,15 @@ fn writev_then_readv_moves_every_byte_in_order() {
             let mut targets = vec![nano.iovec_mut()];
             targets.extend(iovecs_from_mut(&mut micros));
             assert!(targets.iter().map(IoVec::len).sum::<usize>() >= total);
+            let mut rest = &mut targets[..];
             while got < total {
-                let rest = advance(&targets, got);
-                let (addr, n) = addr_len(&rest);
+                let (addr, n) = addr_len(rest);
                 // SAFETY: the iovecs cover exclusively borrowed buffers
                 // (`nano`, `micros`) that stay alive and untouched meanwhile.
                 let r = unsafe { libc::readv(b.as_raw_fd(), addr, n as i32) };
                 assert!(r > 0, "readv: {}", std::io::Error::last_os_error());
                 got += r as usize;
+                IoVec::advance_slices(&mut rest, r as usize);
             }
         }
         let mut received = nano.as_bytes().to_vec();
@@ -158,15 +146,49 @@ fn builders_cover_every_buffer_in_order() {
 }
 
 #[test]
+fn advance_over_partial_transfers() {
+    let (a, b, c) = (*b"abc", *b"", *b"defg");
+    let mut all = [
+        IoVec::from(&a[..]),
+        IoVec::from(&b[..]),
+        IoVec::from(&c[..]),
+    ];
+    let mut rest = &mut all[..];
+    IoVec::advance_slices(&mut rest, 0);
+    assert_eq!(rest.len(), 3);
+    IoVec::advance_slices(&mut rest, 3);
+    assert_eq!(rest.len(), 1, "the empty iovec is used up too");
+    assert_eq!(rest[0].as_slice(), b"defg");
+    IoVec::advance_slices(&mut rest, 4);
+    assert!(rest.is_empty());
+}
+
+#[test]
+#[should_panic(expected = "past their end by 1 bytes")]
+fn advance_past_the_end_panics() {
+    let a = *b"ab";
+    let mut all = [IoVec::from(&a[..])];
+    IoVec::advance_slices(&mut &mut all[..], 3);
+}
+
+#[test]
 fn fill_without_allocating_refuses_to_truncate() {
-    let bufs = [PicoBuffer([1; 32]), PicoBuffer([2; 32]), PicoBuffer([3; 32])];
+    let bufs = [
+        PicoBuffer([1; 32]),
+        PicoBuffer([2; 32]),
+        PicoBuffer([3; 32]),
+    ];
     let mut out = [IoVec::EMPTY; 4];
     let filled = fill_iovecs(&bufs, &mut out).unwrap();
     assert_eq!(filled.len(), 3);
     assert_eq!(filled[2].as_slice()[0], 3);
     let mut short = [IoVec::EMPTY; 2];
     let err = fill_iovecs(&bufs, &mut short).unwrap_err();
-    assert!(err.to_string().contains("3 buffers do not fit in an array of 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("3 buffers do not fit in an array of 2"),
+        "{err}"
+    );
 
     let parts: [&[u8]; 2] = [b"xy", b"z"];
     let mut out = [IoVec::EMPTY; 2];

@@ -6,7 +6,17 @@ use iobuf::*;
 
 #[test]
 fn alignment_length_and_zeroing_across_sizes() {
-    for len in [1, 7, 64, 4095, 4096, 4097, MMAP_THRESHOLD - 1, MMAP_THRESHOLD, 3 << 20] {
+    for len in [
+        1,
+        7,
+        64,
+        4095,
+        4096,
+        4097,
+        MMAP_THRESHOLD - 1,
+        MMAP_THRESHOLD,
+        3 << 20,
+    ] {
         for align in [1, 8, 64, 4096, 1 << 16, 2 << 20] {
             let mut mem = aligned_mem(len, align).unwrap();
             assert_eq!(mem.len(), len);
@@ -75,7 +85,9 @@ fn page_block_is_one_page() {
     let block = aligned_mem_block().unwrap();
     assert_eq!(block.len(), page_size());
     assert_eq!(block.as_ptr() as usize % page_size(), 0);
-    assert_eq!(page_size(), unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize);
+    // SAFETY: sysconf only reads a system constant.
+    let os_page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert_eq!(page_size(), os_page as usize);
 }
 
 fn check_blocks(blocks: &mut AlignedBlocks, n: usize, len: usize, align: usize) {
@@ -99,7 +111,10 @@ fn check_blocks(blocks: &mut AlignedBlocks, n: usize, len: usize, align: usize) 
         b.fill(i as u8);
     }
     for i in 0..n {
-        assert!(blocks[i].iter().all(|&x| x == i as u8), "block {i} was overwritten");
+        assert!(
+            blocks[i].iter().all(|&x| x == i as u8),
+            "block {i} was overwritten"
+        );
     }
     assert!(blocks.get(n).is_none());
 }
@@ -114,7 +129,12 @@ fn page_aligned_blocks_do_not_overlap() {
 
 #[test]
 fn cache_line_blocks_do_not_share_a_line() {
-    for (n, len) in [(1, 1), (8, 40), (10, CACHE_LINE_SIZE), (3, CACHE_LINE_SIZE + 1)] {
+    for (n, len) in [
+        (1, 1),
+        (8, 40),
+        (10, CACHE_LINE_SIZE),
+        (3, CACHE_LINE_SIZE + 1),
+    ] {
         let mut blocks = cache_line_aligned_mem_blocks(n, len).unwrap();
         check_blocks(&mut blocks, n, len, CACHE_LINE_SIZE);
     }

@@ -91,7 +91,10 @@ pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> Optio
             let Some(index) = TIERS.iter().position(|t| ident == t) else {
                 errors.push(syn::Error::new(
                     ident.span(),
-                    format!("unknown tier `{ident}`; expected one of {}", TIERS.join(", ")),
+                    format!(
+                        "unknown tier `{ident}`; expected one of {}",
+                        TIERS.join(", ")
+                    ),
                 ));
                 return Ok(());
             };

@@ -3,10 +3,10 @@
 //! Depend on `iobuf` and use the macros it re-exports; this crate's paths
 //! and output are not a stable interface of their own.
 //!
-//! Each macro works in phases, one module each: [`ast`] reads `syn` input
-//! into a typed model, [`attr`] parses attributes, [`valid`] checks every
-//! rule and gathers all errors, [`expand`] generates code for valid input,
-//! and [`fallback`] emits the errors plus stubs that stop follow-on errors.
+//! Each macro works in phases, one module each: `ast` reads `syn` input
+//! into a typed model, `attr` parses attributes, `valid` checks every
+//! rule and gathers all errors, `expand` generates code for valid input,
+//! and `fallback` emits the errors plus stubs that stop follow-on errors.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -6,7 +6,7 @@ use std::io;
 /// Everything that can go wrong in `iobuf`.
 ///
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
-/// wildcard arm. Every variant has a lower-case, period-free [`Display`]
+/// wildcard arm. Every variant has a lower-case, period-free [`Display`](std::fmt::Display)
 /// message, and converts into [`std::io::Error`] with a fitting
 /// [`io::ErrorKind`].
 ///

@@ -80,6 +80,61 @@ impl<'a> IoVec<'a> {
         unsafe { std::slice::from_raw_parts(self.raw.iov_base.cast::<u8>(), self.raw.iov_len) }
     }
 
+    /// Moves the start forward by `n` bytes, after a call transferred them.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than [`len`](Self::len).
+    ///
+    /// ```
+    /// let mut v = iobuf::IoVec::from(&b"abcdef"[..]);
+    /// v.advance(2);
+    /// assert_eq!(v.as_slice(), b"cdef");
+    /// ```
+    pub fn advance(&mut self, n: usize) {
+        let len = self.raw.iov_len;
+        assert!(n <= len, "advancing an IoVec of {len} bytes by {n}");
+        if n == 0 {
+            return;
+        }
+        // Re-derive from the slice so the pointer keeps its provenance.
+        *self = IoVec::from_raw_parts(self.as_slice()[n..].as_ptr(), len - n);
+    }
+
+    /// Moves `bufs` forward by `n` bytes, as after a partial `readv` or
+    /// `writev`: drops the iovecs that were used up and advances the first
+    /// of the rest. Mirrors [`IoSlice::advance_slices`].
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the bytes the iovecs cover.
+    ///
+    /// ```
+    /// use iobuf::IoVec;
+    /// let (a, b) = (*b"abc", *b"defg");
+    /// let mut all = [IoVec::from(&a[..]), IoVec::from(&b[..])];
+    /// let mut rest = &mut all[..];
+    /// IoVec::advance_slices(&mut rest, 5);
+    /// assert_eq!(rest.len(), 1);
+    /// assert_eq!(rest[0].as_slice(), b"fg");
+    /// ```
+    pub fn advance_slices(bufs: &mut &mut [IoVec<'a>], n: usize) {
+        let mut left = n;
+        let mut used = 0;
+        for v in bufs.iter() {
+            if left < v.len() {
+                break;
+            }
+            left -= v.len();
+            used += 1;
+        }
+        *bufs = &mut std::mem::take(bufs)[used..];
+        match bufs.first_mut() {
+            Some(first) => first.advance(left),
+            None => assert!(left == 0, "advancing iovecs past their end by {left} bytes"),
+        }
+    }
+
     /// The raw `libc::iovec`.
     pub fn as_raw(&self) -> libc::iovec {
         self.raw
@@ -153,7 +208,7 @@ impl fmt::Debug for IoVec<'_> {
 /// One `IoVec` per buffer, over shared bytes (for `writev`).
 ///
 /// ```
-/// use iobuf::{iovecs_from, NanoBuffer, BufferTier};
+/// use iobuf::{iovecs_from, NanoBuffer};
 /// let bufs = [NanoBuffer([1; 128]), NanoBuffer([2; 128])];
 /// let v = iovecs_from(&bufs);
 /// assert_eq!(v.len(), 2);

@@ -53,7 +53,7 @@
 //! `writev`/`readv`.
 //!
 //! ```
-//! use iobuf::{BufferTier, PicoBuffer, addr_len, iovecs_from};
+//! use iobuf::{PicoBuffer, addr_len, iovecs_from};
 //!
 //! let bufs = [PicoBuffer([b'a'; 32]), PicoBuffer([b'b'; 32])];
 //! let iov = iovecs_from(&bufs);
@@ -88,8 +88,8 @@ pub use iovec::{
     iovecs_from_mut, iovecs_from_registered, iovecs_from_slices,
 };
 pub use mem::{
-    AlignedBlocks, AlignedMem, CACHE_LINE_SIZE, aligned_mem, aligned_mem_block,
-    aligned_mem_blocks, cache_line_aligned_mem, cache_line_aligned_mem_blocks, page_size,
+    AlignedBlocks, AlignedMem, CACHE_LINE_SIZE, aligned_mem, aligned_mem_block, aligned_mem_blocks,
+    cache_line_aligned_mem, cache_line_aligned_mem_blocks, page_size,
 };
 pub use tier::{
     BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,

@@ -289,7 +289,10 @@ impl AlignedMem {
                 };
                 return Err(Error::alloc(
                     len,
-                    io::Error::new(err.kind(), format!("mlock of {len_rounded} bytes: {err}{hint}")),
+                    io::Error::new(
+                        err.kind(),
+                        format!("mlock of {len_rounded} bytes: {err}{hint}"),
+                    ),
                 ));
             }
         }
@@ -300,13 +303,14 @@ impl AlignedMem {
     /// faults. Reads would map the shared zero page, so this writes a zero.
     pub(crate) fn prefault(&mut self) {
         let page = page_size();
-        let mut off = 0;
-        while off < self.len {
-            // SAFETY: `off < len`, so the byte is inside the allocation, and
-            // `&mut self` excludes every other access. Prefaulting happens on
-            // fresh, zeroed memory, so writing 0 keeps the contents.
-            unsafe { self.ptr.as_ptr().add(off).write_volatile(0) };
-            off += page;
+        let bytes: &mut [u8] = self;
+        for off in (0..bytes.len()).step_by(page) {
+            let byte: *mut u8 = &mut bytes[off];
+            // SAFETY: `byte` comes from a live `&mut u8`, so it is valid and
+            // aligned for a one-byte write. Volatile, so the store that
+            // commits the page is kept even though it writes the zero that
+            // is already there.
+            unsafe { byte.write_volatile(0) };
         }
     }
 
@@ -437,9 +441,7 @@ impl AlignedBlocks {
             ))
         })?;
         let total = count.checked_mul(stride).ok_or_else(|| {
-            Error::invalid(format!(
-                "{count} blocks of {stride} bytes overflow usize"
-            ))
+            Error::invalid(format!("{count} blocks of {stride} bytes overflow usize"))
         })?;
         let mem = AlignedMem::new(total, align)?;
         Ok(AlignedBlocks {
