@@ -75,6 +75,8 @@ mod buffer;
 mod error;
 pub mod iovec;
 pub mod mem;
+mod ring;
+mod sync;
 mod tier;
 
 pub use buffer::{

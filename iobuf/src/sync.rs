@@ -1,0 +1,28 @@
+//! The one place that names synchronisation primitives: std's normally,
+//! loom's when the crate's own tests run under `--cfg loom`.
+//!
+//! The shim is gated on `all(loom, test)`, so a downstream crate built with
+//! `--cfg loom` still gets std's types in iobuf.
+
+#[cfg(all(loom, test))]
+#[allow(unused_imports)]
+pub(crate) use loom::{
+    hint,
+    sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence},
+};
+
+#[cfg(not(all(loom, test)))]
+#[allow(unused_imports)]
+pub(crate) use core::{
+    hint,
+    sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence},
+};
+
+/// Loom models a `SeqCst` access as `AcqRel`; it does model `fence(SeqCst)`.
+/// The ring's `SeqCst` operations call this on both sides so that the model
+/// checks the single total order they rely on. A no-op outside loom.
+#[inline(always)]
+pub(crate) fn loom_seq_cst_fence() {
+    #[cfg(all(loom, test))]
+    fence(Ordering::SeqCst);
+}
