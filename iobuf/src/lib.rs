@@ -75,6 +75,8 @@ mod buffer;
 mod error;
 pub mod iovec;
 pub mod mem;
+pub mod pool;
+pub mod progress;
 mod ring;
 mod sync;
 mod tier;
@@ -92,6 +94,12 @@ pub use iovec::{
 pub use mem::{
     AlignedBlocks, AlignedMem, CACHE_LINE_SIZE, aligned_mem, aligned_mem_block, aligned_mem_blocks,
     cache_line_aligned_mem, cache_line_aligned_mem_blocks, page_size,
+};
+pub use pool::{
+    BigBufferPool, BoundedPool, BufIndex, GiantBufferPool, GreatBufferPool, HugeBufferPool,
+    IndirectPool, LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, OwnedPooled,
+    PicoBufferPool, Pool, PoolConfig, PoolStats, Pooled, RegisterBufferPool, SmallBufferPool,
+    TitanBufferPool, VastBufferPool,
 };
 pub use tier::{
     BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,

@@ -215,7 +215,9 @@ impl Entry {
         (i != g.index_mask()).then_some(i as u32)
     }
 
-    /// The entry after its index was taken: ⊥, same cycle and safe bit.
+    /// The entry after its index was taken: ⊥, same cycle and safe bit
+    /// (what `dequeue`'s `fetch_or` leaves).
+    #[cfg(test)]
     fn taken(self, g: Geometry) -> Entry {
         Entry(self.0 | g.index_mask())
     }
@@ -488,6 +490,19 @@ impl Ring {
         }
     }
 
+    /// Whether the ring looked empty at some moment during the call, judged
+    /// from `head` and `tail` with loads only: a cheap pre-check for polling
+    /// loops, which may then skip a dequeue (whose fetch-and-add writes
+    /// shared lines). Not a substitute for `dequeue`'s own answer.
+    pub(crate) fn looks_empty(&self) -> bool {
+        loom_seq_cst_fence();
+        // ORDERING: SeqCst, as every ring access.
+        let head = self.head.load(SeqCst);
+        // ORDERING: SeqCst.
+        let tail = self.tail.load(SeqCst);
+        !precedes(head, tail)
+    }
+
     /// The number of indices in the ring, counted slot by slot: O(n), exact
     /// when no operation is in flight, an estimate otherwise.
     pub(crate) fn len(&self) -> usize {
@@ -636,10 +651,14 @@ mod unit {
         let ring = Ring::new_full(2);
         ring.dequeue().unwrap();
         ring.dequeue().unwrap();
-        for _ in 0..20 {
+        // Each failed dequeue spends one unit; the fast "empty" starts after
+        // all of them are spent.
+        for _ in 0..=threshold_reset(ring.geometry) {
+            assert!(ring.threshold.load(SeqCst) >= 0);
             assert_eq!(ring.dequeue(), None);
         }
         assert!(ring.threshold.load(SeqCst) < 0);
+        assert_eq!(ring.dequeue(), None);
         ring.enqueue(1);
         assert_eq!(ring.threshold.load(SeqCst), threshold_reset(ring.geometry));
         assert_eq!(ring.dequeue(), Some(1));

@@ -1,0 +1,108 @@
+//! Pool options and statistics.
+
+use crate::mem::MapOptions;
+
+/// How a [`BoundedPool`](crate::BoundedPool) is built and behaves.
+///
+/// Start from [`PoolConfig::new`] (everything off) and switch options on
+/// with the builder methods; the fields are public for reading and
+/// adjusting.
+///
+/// ```
+/// use iobuf::{PoolConfig, SmallBufferPool};
+///
+/// let config = PoolConfig::new().zero_on_return(true).prefault(true);
+/// let pool = SmallBufferPool::with_config(1, config)?;
+/// let mut buf = pool.get();
+/// buf.0[0] = 0xFF;
+/// drop(buf); // zeroed on its way back
+/// assert_eq!(pool.get().0[0], 0);
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Zero every buffer when it is returned, so no holder sees another's
+    /// data. Costs a `memset` of the buffer on each return.
+    pub zero_on_return: bool,
+    /// Ask for transparent huge pages for the slab (always done from 2 MiB
+    /// up; this asks for it for smaller slabs too).
+    pub huge_pages: bool,
+    /// Lock the slab in RAM (`mlock`), so buffers never page out.
+    /// Creation fails with [`Error::Alloc`](crate::Error::Alloc) when the
+    /// slab exceeds `RLIMIT_MEMLOCK`.
+    pub lock_memory: bool,
+    /// Commit every page of the slab at creation, so first use pays no page
+    /// faults (otherwise pages are committed as buffers are first written).
+    pub prefault: bool,
+}
+
+impl PoolConfig {
+    /// Every option off: buffers are returned as they are, and memory is
+    /// committed lazily.
+    pub const fn new() -> Self {
+        PoolConfig {
+            zero_on_return: false,
+            huge_pages: false,
+            lock_memory: false,
+            prefault: false,
+        }
+    }
+
+    /// Sets [`zero_on_return`](Self::zero_on_return).
+    #[must_use = "builder methods return the changed config"]
+    pub const fn zero_on_return(mut self, on: bool) -> Self {
+        self.zero_on_return = on;
+        self
+    }
+
+    /// Sets [`huge_pages`](Self::huge_pages).
+    #[must_use = "builder methods return the changed config"]
+    pub const fn huge_pages(mut self, on: bool) -> Self {
+        self.huge_pages = on;
+        self
+    }
+
+    /// Sets [`lock_memory`](Self::lock_memory).
+    #[must_use = "builder methods return the changed config"]
+    pub const fn lock_memory(mut self, on: bool) -> Self {
+        self.lock_memory = on;
+        self
+    }
+
+    /// Sets [`prefault`](Self::prefault).
+    #[must_use = "builder methods return the changed config"]
+    pub const fn prefault(mut self, on: bool) -> Self {
+        self.prefault = on;
+        self
+    }
+
+    pub(crate) fn map_options(&self) -> MapOptions {
+        MapOptions {
+            huge_pages: self.huge_pages,
+            populate: self.prefault,
+            lock: self.lock_memory,
+        }
+    }
+}
+
+/// A snapshot of a pool's state and slow-path counters.
+///
+/// `available` and `in_use` are exact when no other thread is using the
+/// pool; under concurrency they are a racy estimate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// The number of buffers.
+    pub capacity: usize,
+    /// Buffers held by no user.
+    pub available: usize,
+    /// Buffers held by users (`capacity - available`).
+    pub in_use: usize,
+    /// Blocking gets asleep right now, waiting for a buffer.
+    pub waiting: usize,
+    /// Blocking gets that found the pool empty after spinning and slept.
+    pub waits: u64,
+    /// Gets whose deadline passed before a buffer came back.
+    pub timeouts: u64,
+}

@@ -1,0 +1,678 @@
+//! [`BoundedPool`]: a bounded, lock-free MPMC pool of buffers.
+//!
+//! The items live in one contiguous, page-aligned slab: buffer `i` sits at
+//! byte `i * size_of::<T>()`. The free indices circulate through an SCQ index
+//! ring (`ring.rs`). A holder gets exclusive access to an index, through a
+//! guard or a token, and the slot of the slab behind it (I1).
+//!
+//! # Progress
+//!
+//! - `try_get*` and every return (guard drop, `put`) are lock-free. A return
+//!   costs no system call unless a `get` sleeps.
+//! - `get*` may wait: strike, spin, then sleep until a return wakes it
+//!   ([`progress`](crate::progress)). `get_timeout` stops at its deadline.
+
+mod config;
+mod guard;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use config::{PoolConfig, PoolStats};
+pub use guard::{BufIndex, OwnedPooled, Pooled};
+
+use crate::mem::{AlignedMem, MapOptions, page_size};
+use crate::progress::{Adapt, Spin};
+use crate::ring::{MAX_CAPACITY, Ring};
+use crate::sync::{AtomicU64, Ordering};
+use crate::{
+    BigBuffer, BufferTier, Error, GiantBuffer, GreatBuffer, HugeBuffer, LargeBuffer, MediumBuffer,
+    MicroBuffer, NanoBuffer, PicoBuffer, RegisterBuffer, SmallBuffer, TitanBuffer, VastBuffer,
+};
+
+/// A bounded, lock-free pool of `capacity` items of type `T`.
+///
+/// - **Bounded**: `capacity` items (rounded up to a power of two, at most
+///   2^31), allocated once at creation; the pool never allocates again.
+/// - **Lock-free** for `try_get` and returns; `get` escalates from spinning to
+///   sleeping (see the [module docs](self)).
+/// - **Page-aligned**: one contiguous slab, buffer `i` at `i * size_of::<T>()`,
+///   committed lazily, so a large pool costs memory only as buffers are
+///   written.
+/// - **Exclusive**: the ring's cycle tags make sure no buffer is ever handed
+///   to two holders at once (loom-checked and stress-tested).
+///
+/// Three ways to hold a buffer: a [`Pooled`] guard borrowing the pool
+/// ([`get`](Self::get)), an [`OwnedPooled`] guard holding an `Arc` of it
+/// ([`get_owned`](Self::get_owned)), or a bare [`BufIndex`] token
+/// ([`get_index`](Self::get_index)), e.g. for io_uring buffer ids.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf::{BoundedPool, Error, SmallBuffer};
+///
+/// let pool = BoundedPool::<SmallBuffer>::new(2)?;
+/// let mut a = pool.get();
+/// a.0[..4].copy_from_slice(b"ping");
+/// let b = pool.try_get()?;
+/// assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
+/// drop((a, b));
+/// assert_eq!(pool.available(), 2);
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+pub struct BoundedPool<T> {
+    ring: Ring,
+    adapt: Adapt,
+    slab: Slab<T>,
+    /// Distinguishes this pool's tokens from every other pool's.
+    id: u32,
+    zero_on_return: bool,
+    waits: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+// SAFETY: the pool owns its items; moving it to another thread moves them,
+// which needs `T: Send`.
+unsafe impl<T: Send> Send for BoundedPool<T> {}
+// SAFETY: through `&BoundedPool` a thread reaches an item only while it
+// holds that item's index alone (I1), via a guard or a token, and tokens
+// are not Sync; so items move between threads but are never shared, which
+// needs `T: Send` only (as for `Mutex<T>`).
+unsafe impl<T: Send> Sync for BoundedPool<T> {}
+
+/// The items: `capacity` values of `T` in one aligned allocation.
+struct Slab<T> {
+    /// Owns the bytes behind `base`; freed when the slab drops.
+    _mem: AlignedMem,
+    base: NonNull<T>,
+    capacity: usize,
+    _items: PhantomData<T>,
+}
+
+impl<T> Slab<T> {
+    fn alloc(capacity: usize, opts: MapOptions) -> Result<Self, Error> {
+        let len = capacity.checked_mul(size_of::<T>()).ok_or_else(|| {
+            Error::invalid(format!(
+                "{capacity} items of {} bytes overflow usize",
+                size_of::<T>()
+            ))
+        })?;
+        let align = page_size().max(align_of::<T>());
+        let mut mem = AlignedMem::with_options(len, align, opts)?;
+        let base = NonNull::new(mem.as_mut_ptr().cast::<T>()).expect("AlignedMem is non-null");
+        Ok(Slab {
+            _mem: mem,
+            base,
+            capacity,
+            _items: PhantomData,
+        })
+    }
+
+    /// A pointer to item `i`.
+    fn item(&self, i: u32) -> *mut T {
+        let i = i as usize;
+        debug_assert!(i < self.capacity, "index {i} >= capacity {}", self.capacity);
+        // SAFETY: `i < capacity` (I3), so the offset stays inside the
+        // allocation of `capacity * size_of::<T>()` bytes.
+        unsafe { self.base.as_ptr().add(i) }
+    }
+}
+
+/// Next pool id; 0 is never used. Global and outside any loom model, so a
+/// plain std atomic.
+static NEXT_POOL_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+fn next_pool_id() -> Result<u32, Error> {
+    // ORDERING: Relaxed: only uniqueness matters, which the RMW gives.
+    NEXT_POOL_ID
+        .fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |id| id.checked_add(1),
+        )
+        .map_err(|_| {
+            Error::invalid("2^32 - 1 pools were created in this process; pool ids are used up")
+        })
+}
+
+/// The ring size for a requested capacity: a power of two in `1..=2^31`.
+fn ring_capacity(requested: usize) -> Result<usize, Error> {
+    if requested == 0 || requested > MAX_CAPACITY {
+        return Err(Error::InvalidCapacity { requested });
+    }
+    Ok(requested.next_power_of_two())
+}
+
+impl<T: BufferTier> BoundedPool<T> {
+    /// A pool of `capacity` zeroed buffers (rounded up to a power of two).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCapacity`] unless `1 <= capacity <= 2^31`;
+    /// [`Error::Alloc`] if the memory cannot be had.
+    ///
+    /// ```
+    /// let pool = iobuf::LargeBufferPool::new(100)?;
+    /// assert_eq!(pool.capacity(), 128);
+    /// assert!(iobuf::LargeBufferPool::new(0).is_err());
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn new(capacity: usize) -> Result<Self, Error> {
+        Self::with_config(capacity, PoolConfig::new())
+    }
+
+    /// A pool of `capacity` zeroed buffers with the given options.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new); also [`Error::Alloc`] when
+    /// [`lock_memory`](PoolConfig::lock_memory) exceeds `RLIMIT_MEMLOCK`.
+    pub fn with_config(capacity: usize, config: PoolConfig) -> Result<Self, Error> {
+        let capacity = ring_capacity(capacity)?;
+        // Zeroed memory is a valid T: BufferTier types are plain bytes.
+        let slab = Slab::alloc(capacity, config.map_options())?;
+        Self::from_slab(slab, config.zero_on_return)
+    }
+
+    /// One `iovec` per buffer, in index order, for io_uring's
+    /// `register_buffers`: the buffer of index `i` is fixed buffer `i`.
+    ///
+    /// The iovecs point into the pool; they stay valid while it lives.
+    /// Registering them lets the kernel write any buffer, so use the fixed
+    /// buffer of an index only while you hold that index.
+    ///
+    /// ```
+    /// let pool = iobuf::PicoBufferPool::new(4)?;
+    /// let iov = pool.iovecs();
+    /// assert_eq!(iov.len(), 4);
+    /// assert_eq!(iov[1].iov_base as usize - iov[0].iov_base as usize, 32);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn iovecs(&self) -> Vec<libc::iovec> {
+        (0..self.capacity() as u32)
+            .map(|i| libc::iovec {
+                iov_base: self.slab.item(i).cast(),
+                iov_len: size_of::<T>(),
+            })
+            .collect()
+    }
+}
+
+impl<T> BoundedPool<T> {
+    /// A pool of `capacity` items (rounded up to a power of two), item `i`
+    /// made by `make(i)`. Works for any `T`, not only buffers.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new). If `make` panics, the items made so far are
+    /// dropped and the panic goes on.
+    ///
+    /// ```
+    /// let pool = iobuf::BoundedPool::from_fn(3, |i| vec![i as u8; 16])?;
+    /// assert_eq!(pool.capacity(), 4);
+    /// let v = pool.get();
+    /// assert_eq!(v[0], 0);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn from_fn(capacity: usize, mut make: impl FnMut(usize) -> T) -> Result<Self, Error> {
+        let capacity = ring_capacity(capacity)?;
+        let slab = Slab::<T>::alloc(capacity, MapOptions::default())?;
+        /// Drops the items made so far if `make` panics.
+        struct Filled<'a, T> {
+            slab: &'a Slab<T>,
+            count: usize,
+        }
+        impl<T> Drop for Filled<'_, T> {
+            fn drop(&mut self) {
+                for i in 0..self.count {
+                    // SAFETY: items 0..count were written and not dropped.
+                    unsafe { self.slab.item(i as u32).drop_in_place() };
+                }
+            }
+        }
+        let mut filled = Filled {
+            slab: &slab,
+            count: 0,
+        };
+        for i in 0..capacity {
+            let value = make(i);
+            // SAFETY: `i < capacity`; the slot is uninitialised (written once,
+            // here), aligned and inside the slab.
+            unsafe { slab.item(i as u32).write(value) };
+            filled.count += 1;
+        }
+        std::mem::forget(filled);
+        Self::from_slab(slab, false)
+    }
+
+    fn from_slab(slab: Slab<T>, zero_on_return: bool) -> Result<Self, Error> {
+        let id = next_pool_id()?;
+        Ok(BoundedPool {
+            ring: Ring::new_full(slab.capacity),
+            adapt: Adapt::new(),
+            slab,
+            id,
+            zero_on_return,
+            waits: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+        })
+    }
+
+    /// The number of buffers.
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity
+    }
+
+    /// The number of buffers held by no user.
+    ///
+    /// Exact when no other thread is using the pool; under concurrency a
+    /// racy estimate. It counts the ring slot by slot: O(capacity).
+    pub fn available(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// A snapshot of the pool's state and slow-path counters.
+    pub fn stats(&self) -> PoolStats {
+        let available = self.available();
+        PoolStats {
+            capacity: self.capacity(),
+            available,
+            in_use: self.capacity() - available.min(self.capacity()),
+            waiting: self.adapt.waiters(),
+            // ORDERING: Relaxed: statistics; no edge is needed.
+            waits: self.waits.load(Ordering::Relaxed),
+            // ORDERING: Relaxed: statistics.
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Takes a buffer if one is free, without waiting. Lock-free.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when every buffer is held.
+    pub fn try_get(&self) -> Result<Pooled<'_, T>, Error> {
+        self.strike()
+            .map(|i| Pooled::new(self, i))
+            .ok_or(Error::WouldBlock)
+    }
+
+    /// Takes a buffer, waiting as long as it takes for one to be returned:
+    /// strike, spin, then sleep until a return wakes it.
+    pub fn get(&self) -> Pooled<'_, T> {
+        Pooled::new(self, self.acquire(None).expect("no deadline"))
+    }
+
+    /// Takes a buffer, waiting at most `timeout` for one to be returned.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when the timeout passed with every buffer held.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = iobuf::PicoBufferPool::new(1)?;
+    /// let held = pool.get();
+    /// let err = pool.get_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, iobuf::Error::TimedOut);
+    /// drop(held);
+    /// assert!(pool.get_timeout(Duration::from_millis(5)).is_ok());
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<'_, T>, Error> {
+        self.acquire(deadline(timeout))
+            .map(|i| Pooled::new(self, i))
+            .ok_or(Error::TimedOut)
+    }
+
+    /// As [`get`](Self::get), for an `Arc`-shared pool: the guard is
+    /// `'static`.
+    pub fn get_owned(self: &Arc<Self>) -> OwnedPooled<T> {
+        OwnedPooled::new(self.clone(), self.acquire(None).expect("no deadline"))
+    }
+
+    /// As [`try_get`](Self::try_get), for an `Arc`-shared pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when every buffer is held.
+    pub fn try_get_owned(self: &Arc<Self>) -> Result<OwnedPooled<T>, Error> {
+        self.strike()
+            .map(|i| OwnedPooled::new(self.clone(), i))
+            .ok_or(Error::WouldBlock)
+    }
+
+    /// As [`get_timeout`](Self::get_timeout), for an `Arc`-shared pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when the timeout passed with every buffer held.
+    pub fn get_owned_timeout(self: &Arc<Self>, timeout: Duration) -> Result<OwnedPooled<T>, Error> {
+        self.acquire(deadline(timeout))
+            .map(|i| OwnedPooled::new(self.clone(), i))
+            .ok_or(Error::TimedOut)
+    }
+
+    /// Takes a buffer as a bare token, without waiting. Lock-free.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when every buffer is held.
+    pub fn try_get_index(&self) -> Result<BufIndex, Error> {
+        self.strike()
+            .map(|i| self.token(i))
+            .ok_or(Error::WouldBlock)
+    }
+
+    /// Takes a buffer as a bare token, waiting as [`get`](Self::get) does.
+    pub fn get_index(&self) -> BufIndex {
+        self.token(self.acquire(None).expect("no deadline"))
+    }
+
+    /// Takes a buffer as a bare token, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when the timeout passed with every buffer held.
+    pub fn get_index_timeout(&self, timeout: Duration) -> Result<BufIndex, Error> {
+        self.acquire(deadline(timeout))
+            .map(|i| self.token(i))
+            .ok_or(Error::TimedOut)
+    }
+
+    /// Returns a token's buffer to the pool. Lock-free.
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn put(&self, index: BufIndex) {
+        self.check(&index);
+        self.release(index.index());
+    }
+
+    /// The buffer of a token.
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn value<'a>(&'a self, index: &'a BufIndex) -> &'a T {
+        self.check(index);
+        // SAFETY: the token is this pool's (checked) and unique (not Clone,
+        // not Sync), so its holder alone reaches the item (I1, I3).
+        unsafe { &*self.slab.item(index.index()) }
+    }
+
+    /// The buffer of a token, for writing.
+    ///
+    /// The result borrows the token mutably, so a second `value_mut` (or
+    /// `put`) waits until it is gone: one `&mut` per buffer at a time.
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn value_mut<'a>(&'a self, index: &'a mut BufIndex) -> &'a mut T {
+        self.check(index);
+        // SAFETY: as in `value`; `&mut BufIndex` makes the access exclusive.
+        unsafe { &mut *self.slab.item(index.index()) }
+    }
+
+    /// Replaces the buffer of a token with `value` (dropping the old one).
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn set_value(&self, index: &mut BufIndex, value: T) {
+        *self.value_mut(index) = value;
+    }
+
+    /// A Strike: one attempt at the ring.
+    #[inline]
+    fn strike(&self) -> Option<u32> {
+        self.ring.dequeue()
+    }
+
+    /// Strike, spin, adapt; `None` only when `deadline` passed.
+    fn acquire(&self, deadline: Option<Instant>) -> Option<u32> {
+        if let Some(i) = self.strike() {
+            return Some(i);
+        }
+        self.acquire_slow(deadline)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> Option<u32> {
+        let mut spin = Spin::new();
+        while spin.spin() {
+            // Poll with loads only; dequeue (which writes the shared head and
+            // tail) only once a put has landed.
+            if !self.ring.looks_empty() {
+                if let Some(i) = self.strike() {
+                    return Some(i);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        // ORDERING: Relaxed: a statistic.
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        let got = self.adapt.wait_until(deadline, || self.strike());
+        if got.is_none() {
+            // ORDERING: Relaxed: a statistic.
+            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        got
+    }
+
+    /// Returns `index` to the ring and wakes a sleeper if there is one.
+    pub(crate) fn release(&self, index: u32) {
+        if self.zero_on_return {
+            // SAFETY: only pools of `T: BufferTier` turn zeroing on, for which
+            // all-zero bytes are a valid value; the releasing holder still
+            // owns `index` (I1), so nothing else touches the item.
+            unsafe { self.slab.item(index).write_bytes(0, 1) };
+        }
+        self.ring.enqueue(index);
+        self.adapt.notify_one();
+    }
+
+    pub(crate) fn item(&self, index: u32) -> *mut T {
+        self.slab.item(index)
+    }
+
+    pub(crate) fn token(&self, index: u32) -> BufIndex {
+        BufIndex::new(self.id, index)
+    }
+
+    fn check(&self, index: &BufIndex) {
+        assert!(
+            index.pool_id() == self.id,
+            "BufIndex {} belongs to pool #{}, not to this pool (#{})",
+            index.index(),
+            index.pool_id(),
+            self.id
+        );
+        debug_assert!((index.index() as usize) < self.capacity());
+    }
+}
+
+fn deadline(timeout: Duration) -> Option<Instant> {
+    // A timeout too long to represent waits forever.
+    Instant::now().checked_add(timeout)
+}
+
+impl<T> Drop for BoundedPool<T> {
+    fn drop(&mut self) {
+        if std::mem::needs_drop::<T>() {
+            for i in 0..self.capacity() {
+                // SAFETY: every item was initialised at creation, and no
+                // guard outlives the pool (guards borrow it or hold an Arc of
+                // it); tokens left over cannot reach it any more.
+                unsafe { self.slab.item(i as u32).drop_in_place() };
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for BoundedPool<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedPool")
+            .field("type", &std::any::type_name::<T>())
+            .field("capacity", &self.capacity())
+            .field("available", &self.available())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The index API as an object-safe trait: the seed's `IndirectPool`, for
+/// code that works with buffer ids (io_uring) over any pool.
+///
+/// ```
+/// use iobuf::{IndirectPool, SmallBuffer};
+/// fn fill(pool: &dyn IndirectPool<SmallBuffer>) {
+///     let mut idx = pool.get_index();
+///     pool.value_mut(&mut idx).0.fill(7);
+///     pool.put(idx);
+/// }
+/// fill(&iobuf::SmallBufferPool::new(2)?);
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+pub trait IndirectPool<T> {
+    /// See [`BoundedPool::try_get_index`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when every buffer is held.
+    fn try_get_index(&self) -> Result<BufIndex, Error>;
+    /// See [`BoundedPool::get_index`].
+    fn get_index(&self) -> BufIndex;
+    /// See [`BoundedPool::put`].
+    fn put(&self, index: BufIndex);
+    /// See [`BoundedPool::value`].
+    fn value<'a>(&'a self, index: &'a BufIndex) -> &'a T;
+    /// See [`BoundedPool::value_mut`].
+    fn value_mut<'a>(&'a self, index: &'a mut BufIndex) -> &'a mut T;
+    /// See [`BoundedPool::set_value`].
+    fn set_value(&self, index: &mut BufIndex, value: T);
+    /// See [`BoundedPool::capacity`].
+    fn capacity(&self) -> usize;
+}
+
+impl<T> IndirectPool<T> for BoundedPool<T> {
+    fn try_get_index(&self) -> Result<BufIndex, Error> {
+        BoundedPool::try_get_index(self)
+    }
+    fn get_index(&self) -> BufIndex {
+        BoundedPool::get_index(self)
+    }
+    fn put(&self, index: BufIndex) {
+        BoundedPool::put(self, index)
+    }
+    fn value<'a>(&'a self, index: &'a BufIndex) -> &'a T {
+        BoundedPool::value(self, index)
+    }
+    fn value_mut<'a>(&'a self, index: &'a mut BufIndex) -> &'a mut T {
+        BoundedPool::value_mut(self, index)
+    }
+    fn set_value(&self, index: &mut BufIndex, value: T) {
+        BoundedPool::set_value(self, index, value)
+    }
+    fn capacity(&self) -> usize {
+        BoundedPool::capacity(self)
+    }
+}
+
+/// A pool of guards, for code generic over pool implementations.
+///
+/// ```
+/// use iobuf::{Pool, SmallBufferPool};
+/// fn use_one<P: Pool>(pool: &P) -> usize {
+///     let _guard = pool.get();
+///     pool.capacity() - pool.available()
+/// }
+/// assert_eq!(use_one(&SmallBufferPool::new(4)?), 1);
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+pub trait Pool {
+    /// What the pool holds.
+    type Item;
+    /// What a taker holds: derefs to the item, returns it on drop.
+    type Guard<'a>: std::ops::DerefMut<Target = Self::Item>
+    where
+        Self: 'a;
+
+    /// Takes an item without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when every item is held.
+    fn try_get(&self) -> Result<Self::Guard<'_>, Error>;
+    /// Takes an item, waiting as long as it takes.
+    fn get(&self) -> Self::Guard<'_>;
+    /// Takes an item, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when the timeout passed.
+    fn get_timeout(&self, timeout: Duration) -> Result<Self::Guard<'_>, Error>;
+    /// The number of items.
+    fn capacity(&self) -> usize;
+    /// The number of items held by nobody (racy under concurrency).
+    fn available(&self) -> usize;
+}
+
+impl<T> Pool for BoundedPool<T> {
+    type Item = T;
+    type Guard<'a>
+        = Pooled<'a, T>
+    where
+        T: 'a;
+
+    fn try_get(&self) -> Result<Pooled<'_, T>, Error> {
+        BoundedPool::try_get(self)
+    }
+    fn get(&self) -> Pooled<'_, T> {
+        BoundedPool::get(self)
+    }
+    fn get_timeout(&self, timeout: Duration) -> Result<Pooled<'_, T>, Error> {
+        BoundedPool::get_timeout(self, timeout)
+    }
+    fn capacity(&self) -> usize {
+        BoundedPool::capacity(self)
+    }
+    fn available(&self) -> usize {
+        BoundedPool::available(self)
+    }
+}
+
+/// A pool of [`PicoBuffer`]s (32 B).
+pub type PicoBufferPool = BoundedPool<PicoBuffer>;
+/// A pool of [`NanoBuffer`]s (128 B).
+pub type NanoBufferPool = BoundedPool<NanoBuffer>;
+/// A pool of [`MicroBuffer`]s (512 B).
+pub type MicroBufferPool = BoundedPool<MicroBuffer>;
+/// A pool of [`SmallBuffer`]s (2 KiB).
+pub type SmallBufferPool = BoundedPool<SmallBuffer>;
+/// A pool of [`MediumBuffer`]s (8 KiB).
+pub type MediumBufferPool = BoundedPool<MediumBuffer>;
+/// A pool of [`BigBuffer`]s (32 KiB).
+pub type BigBufferPool = BoundedPool<BigBuffer>;
+/// A pool of [`LargeBuffer`]s (128 KiB).
+pub type LargeBufferPool = BoundedPool<LargeBuffer>;
+/// A pool of [`GreatBuffer`]s (512 KiB).
+pub type GreatBufferPool = BoundedPool<GreatBuffer>;
+/// A pool of [`HugeBuffer`]s (2 MiB).
+pub type HugeBufferPool = BoundedPool<HugeBuffer>;
+/// A pool of [`VastBuffer`]s (8 MiB).
+pub type VastBufferPool = BoundedPool<VastBuffer>;
+/// A pool of [`GiantBuffer`]s (32 MiB).
+pub type GiantBufferPool = BoundedPool<GiantBuffer>;
+/// A pool of [`TitanBuffer`]s (128 MiB).
+pub type TitanBufferPool = BoundedPool<TitanBuffer>;
+/// A pool of [`RegisterBuffer`]s (128 KiB), for io_uring registration.
+pub type RegisterBufferPool = BoundedPool<RegisterBuffer>;

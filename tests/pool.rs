@@ -1,0 +1,444 @@
+//! BoundedPool's API: capacity rules, the guard, owned and index APIs,
+//! blocking and timeouts, configuration, memory, and statistics.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use iobuf::*;
+
+#[test]
+fn capacity_is_rounded_up_to_a_power_of_two() {
+    for (asked, got) in [(1, 1), (2, 2), (3, 4), (5, 8), (1000, 1024), (1024, 1024)] {
+        let pool = PicoBufferPool::new(asked).unwrap();
+        assert_eq!(pool.capacity(), got, "asked {asked}");
+        assert_eq!(pool.available(), got);
+    }
+}
+
+#[test]
+fn bad_capacity_is_invalid_capacity() {
+    for bad in [0, (1 << 31) + 1, usize::MAX] {
+        match PicoBufferPool::new(bad) {
+            Err(Error::InvalidCapacity { requested }) => assert_eq!(requested, bad),
+            other => panic!("capacity {bad}: {other:?}"),
+        }
+        assert!(matches!(
+            BoundedPool::from_fn(bad, |_| 0u8),
+            Err(Error::InvalidCapacity { .. })
+        ));
+    }
+    let msg = PicoBufferPool::new(0).unwrap_err().to_string();
+    assert!(msg.contains("invalid capacity 0"), "{msg}");
+}
+
+#[test]
+fn exhaustion_gives_would_block_and_every_buffer_is_distinct() {
+    let pool = SmallBufferPool::new(8).unwrap();
+    let guards: Vec<_> = (0..8).map(|_| pool.try_get().unwrap()).collect();
+    let mut indices: Vec<u32> = guards.iter().map(|g| g.index()).collect();
+    indices.sort();
+    assert_eq!(indices, (0..8).collect::<Vec<_>>());
+    assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
+    assert_eq!(pool.try_get_index().unwrap_err(), Error::WouldBlock);
+    assert_eq!(pool.available(), 0);
+    drop(guards);
+    assert_eq!(pool.available(), 8);
+}
+
+#[test]
+fn buffers_start_zeroed_and_keep_what_holders_wrote() {
+    let pool = NanoBufferPool::new(1).unwrap();
+    let mut g = pool.get();
+    assert!(g.0.iter().all(|&b| b == 0));
+    g.as_mut()[..3].copy_from_slice(b"abc");
+    drop(g);
+    let g = pool.get();
+    assert_eq!(
+        &g.as_ref()[..3],
+        b"abc",
+        "without zero_on_return the bytes stay"
+    );
+}
+
+#[test]
+fn zero_on_return_clears_the_buffer() {
+    let pool = NanoBufferPool::with_config(1, PoolConfig::new().zero_on_return(true)).unwrap();
+    pool.get().0.fill(0xAA);
+    assert!(pool.get().0.iter().all(|&b| b == 0));
+    let mut idx = pool.get_index();
+    pool.value_mut(&mut idx).0.fill(1);
+    pool.put(idx);
+    assert!(pool.get().0.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn config_options_allocate_and_work() {
+    let config = PoolConfig::new()
+        .prefault(true)
+        .huge_pages(true)
+        .lock_memory(true);
+    assert!(config.prefault && config.huge_pages && config.lock_memory);
+    // Root or not, a small lock fits the default RLIMIT_MEMLOCK (8 MiB).
+    match MediumBufferPool::with_config(16, config) {
+        Ok(pool) => {
+            let mut g = pool.get();
+            g.0[8191] = 1;
+            assert_eq!(g.0[8191], 1);
+        }
+        Err(Error::Alloc { source, .. }) => {
+            assert!(source.to_string().contains("RLIMIT_MEMLOCK"), "{source}")
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn guard_dereferences_and_reports_its_index() {
+    let pool = PicoBufferPool::new(4).unwrap();
+    let mut g = pool.get();
+    g.0[0] = 9;
+    let item: &PicoBuffer = &g;
+    assert_eq!(item.0[0], 9);
+    assert!(g.index() < 4);
+    assert!(std::ptr::eq(g.pool(), &pool));
+    let s = format!("{g:?}");
+    assert!(s.contains("Pooled") && s.contains("PicoBuffer"), "{s}");
+}
+
+#[test]
+fn a_guard_dropped_while_unwinding_returns_its_buffer() {
+    let pool = SmallBufferPool::new(2).unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _a = pool.get();
+        let _b = pool.get();
+        panic!("boom");
+    }));
+    assert!(result.is_err());
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn get_waits_for_a_put_from_another_thread() {
+    let pool = SmallBufferPool::new(1).unwrap();
+    let held = pool.get();
+    let index = held.index();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = Instant::now();
+            let g = pool.get();
+            (g.index(), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "get returned while the pool was empty"
+        );
+        drop(held);
+        let (got, waited) = waiter.join().unwrap();
+        assert_eq!(got, index);
+        assert!(waited >= Duration::from_millis(45), "{waited:?}");
+    });
+    assert_eq!(pool.stats().waits, 1);
+}
+
+#[test]
+fn a_sleeping_get_wakes_promptly_after_a_put() {
+    // Wake-up latency, measured from the put to the getter's return: it must
+    // be a wake, not a polling sleep. Generous bound for shared CI machines.
+    let pool = PicoBufferPool::new(1).unwrap();
+    let mut worst = Duration::ZERO;
+    for _ in 0..20 {
+        let held = pool.get();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let g = pool.get();
+                let woke = Instant::now();
+                drop(g);
+                woke
+            });
+            // Let the waiter get past its spin into the sleep.
+            while pool.stats().waiting == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            let put = Instant::now();
+            drop(held);
+            let woke = waiter.join().unwrap();
+            worst = worst.max(woke.saturating_duration_since(put));
+        });
+    }
+    println!("worst wake-up latency over 20 runs: {worst:?}");
+    assert!(worst < Duration::from_millis(50), "{worst:?}");
+}
+
+#[test]
+fn get_timeout_fails_near_its_deadline() {
+    let pool = PicoBufferPool::new(1).unwrap();
+    let _held = pool.get();
+    for ms in [0u64, 1, 20, 100] {
+        let timeout = Duration::from_millis(ms);
+        let started = Instant::now();
+        assert_eq!(pool.get_timeout(timeout).unwrap_err(), Error::TimedOut);
+        let took = started.elapsed();
+        assert!(took >= timeout, "{ms} ms: returned after {took:?}");
+        assert!(
+            took < timeout + Duration::from_millis(50),
+            "{ms} ms: took {took:?}"
+        );
+    }
+    assert_eq!(
+        pool.get_index_timeout(Duration::from_millis(1))
+            .unwrap_err(),
+        Error::TimedOut
+    );
+    assert!(pool.stats().timeouts >= 5);
+    let io: std::io::Error = Error::TimedOut.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn get_timeout_succeeds_when_a_buffer_comes_back_in_time() {
+    let pool = PicoBufferPool::new(1).unwrap();
+    let held = pool.get();
+    std::thread::scope(|s| {
+        let t = s.spawn(|| pool.get_timeout(Duration::from_secs(10)).map(|g| g.index()));
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+        assert_eq!(t.join().unwrap(), Ok(0));
+    });
+    // A timeout too large for Instant waits forever rather than failing.
+    assert!(pool.get_timeout(Duration::MAX).is_ok());
+}
+
+#[test]
+fn owned_guards_move_across_threads() {
+    let pool = Arc::new(SmallBufferPool::new(4).unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let mut buf = pool.get_owned();
+            std::thread::spawn(move || {
+                buf.0[0] = i;
+                buf.index()
+            })
+        })
+        .collect();
+    let mut seen: Vec<u32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, vec![0, 1, 2, 3]);
+    assert_eq!(pool.available(), 4);
+    let all: Vec<_> = (0..4).map(|_| pool.try_get_owned().unwrap()).collect();
+    assert_eq!(pool.try_get_owned().unwrap_err(), Error::WouldBlock);
+    assert_eq!(
+        pool.get_owned_timeout(Duration::from_millis(1))
+            .unwrap_err(),
+        Error::TimedOut
+    );
+    drop(all);
+    let idx = pool.get_owned().into_index();
+    assert_eq!(Arc::strong_count(&pool), 1, "into_index released the Arc");
+    pool.put(idx);
+    assert_eq!(pool.available(), 4);
+}
+
+#[test]
+fn an_owned_guard_keeps_its_pool_alive() {
+    let pool = Arc::new(PicoBufferPool::new(1).unwrap());
+    let mut buf = pool.get_owned();
+    drop(pool);
+    buf.0[0] = 1;
+    assert_eq!(buf.pool().available(), 0);
+    drop(buf);
+}
+
+#[test]
+fn index_api_round_trips() {
+    let pool = SmallBufferPool::new(2).unwrap();
+    let mut a = pool.get_index();
+    let b = pool.try_get_index().unwrap();
+    assert_ne!(a.index(), b.index());
+    pool.value_mut(&mut a).0[..2].copy_from_slice(b"hi");
+    assert_eq!(&pool.value(&a).0[..2], b"hi");
+    pool.set_value(&mut a, SmallBuffer([7; 2048]));
+    assert_eq!(pool.value(&a).0[2047], 7);
+    let raw = a.into_raw();
+    // SAFETY: `raw` came from `into_raw` and is rebuilt once.
+    let a = unsafe { BufIndex::from_raw(raw) };
+    assert!(format!("{a:?}").contains("BufIndex"));
+    pool.put(a);
+    pool.put(b);
+    assert_eq!(pool.available(), 2);
+    // Guards and tokens convert.
+    let g = pool.get();
+    let i = g.index();
+    let t = g.into_index();
+    assert_eq!(t.index(), i);
+    assert_eq!(pool.available(), 1);
+    pool.put(t);
+}
+
+#[test]
+#[should_panic(expected = "belongs to pool #")]
+fn a_token_from_another_pool_panics() {
+    let a = SmallBufferPool::new(1).unwrap();
+    let b = SmallBufferPool::new(1).unwrap();
+    let t = a.get_index();
+    b.put(t);
+}
+
+#[test]
+#[should_panic(expected = "not to this pool")]
+fn value_with_a_foreign_token_panics() {
+    let a = PicoBufferPool::new(1).unwrap();
+    let b = PicoBufferPool::new(1).unwrap();
+    let t = a.get_index();
+    let _ = b.value(&t);
+}
+
+#[test]
+fn iovecs_cover_the_slab_in_index_order() {
+    let pool = LargeBufferPool::new(8).unwrap();
+    let iov = pool.iovecs();
+    assert_eq!(iov.len(), 8);
+    let base = iov[0].iov_base as usize;
+    assert_eq!(base % page_size(), 0, "slab is page-aligned");
+    for (i, v) in iov.iter().enumerate() {
+        assert_eq!(v.iov_len, BUFFER_SIZE_LARGE);
+        assert_eq!(v.iov_base as usize, base + i * BUFFER_SIZE_LARGE);
+    }
+    let g = pool.get();
+    assert_eq!(
+        g.0.as_ptr() as usize,
+        iov[g.index() as usize].iov_base as usize
+    );
+    let regs = RegisterBufferPool::new(2).unwrap();
+    assert_eq!(regs.iovecs().len(), 2);
+}
+
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * page_size()
+}
+
+#[test]
+fn a_titan_pool_costs_nothing_until_written() {
+    let before = resident_bytes();
+    let pool = TitanBufferPool::new(8).unwrap(); // 1 GiB
+    let after = resident_bytes();
+    assert!(
+        after.saturating_sub(before) < 16 << 20,
+        "a 1 GiB pool raised RSS by {} bytes",
+        after - before
+    );
+    let mut g = pool.get();
+    g.0[BUFFER_SIZE_TITAN - 1] = 1;
+    assert_eq!(g.0[BUFFER_SIZE_TITAN - 1], 1);
+}
+
+#[test]
+fn from_fn_builds_any_type_and_drops_every_item() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Tracked(usize);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let pool = BoundedPool::from_fn(5, Tracked).unwrap();
+    assert_eq!(pool.capacity(), 8);
+    let mut seen: Vec<usize> = (0..8).map(|_| pool.try_get().unwrap().0).collect();
+    seen.sort();
+    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+    let mut t = pool.get_index();
+    pool.set_value(&mut t, Tracked(100));
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        1,
+        "set_value drops the old item"
+    );
+    pool.put(t);
+    drop(pool);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 9);
+}
+
+#[test]
+fn from_fn_that_panics_drops_what_it_made() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Tracked;
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let result = std::panic::catch_unwind(|| {
+        BoundedPool::from_fn(8, |i| {
+            assert!(i < 5, "cannot make item {i}");
+            Tracked
+        })
+    });
+    assert!(result.is_err());
+    assert_eq!(DROPS.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn zero_sized_items_work() {
+    let pool = BoundedPool::from_fn(4, |_| ()).unwrap();
+    let a = pool.get();
+    let b = pool.get();
+    assert_ne!(a.index(), b.index());
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn stats_and_debug() {
+    let pool = MicroBufferPool::new(4).unwrap();
+    let g = pool.get();
+    let stats = pool.stats();
+    assert_eq!((stats.capacity, stats.available, stats.in_use), (4, 3, 1));
+    assert_eq!((stats.waiting, stats.waits, stats.timeouts), (0, 0, 0));
+    drop(g);
+    let s = format!("{pool:?}");
+    assert!(
+        s.contains("capacity: 4") && s.contains("available: 4"),
+        "{s}"
+    );
+    assert!(s.len() < 200);
+}
+
+#[test]
+fn generic_traits() {
+    fn through_trait<P: Pool>(pool: &P) -> usize {
+        let _a = pool.get();
+        let _b = pool.try_get().unwrap();
+        let _c = pool.get_timeout(Duration::from_millis(1)).unwrap();
+        pool.capacity() - pool.available()
+    }
+    assert_eq!(through_trait(&SmallBufferPool::new(4).unwrap()), 3);
+
+    let pool = SmallBufferPool::new(2).unwrap();
+    let dynamic: &dyn IndirectPool<SmallBuffer> = &pool;
+    let mut t = dynamic.get_index();
+    dynamic.value_mut(&mut t).0[0] = 1;
+    assert_eq!(dynamic.value(&t).0[0], 1);
+    dynamic.set_value(&mut t, SmallBuffer([0; 2048]));
+    let u = dynamic.try_get_index().unwrap();
+    assert!(dynamic.try_get_index().is_err());
+    dynamic.put(t);
+    dynamic.put(u);
+    assert_eq!(dynamic.capacity(), 2);
+}
+
+#[test]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<BoundedPool<SmallBuffer>>();
+    // Items that are Send but not Sync still make a Sync pool (as Mutex).
+    send_sync::<BoundedPool<Cell<u8>>>();
+    send::<Pooled<'static, Cell<u8>>>();
+    send::<OwnedPooled<Cell<u8>>>();
+    send_sync::<OwnedPooled<SmallBuffer>>();
+    send::<BufIndex>();
+}

@@ -1,0 +1,197 @@
+//! Concurrency stress: many threads (more than cores) take and return
+//! buffers through every API at once, against an ownership oracle.
+//!
+//! - **Exclusive ownership**: a per-index "held" flag; a get's `swap(true)`
+//!   must find it clear and a put's `swap(false)` must find it set. A holder
+//!   also stamps the buffer with its id and checks it just before returning,
+//!   so a second holder writing the same buffer is caught too.
+//! - **No loss**: at the end every index is back (`available() == capacity`,
+//!   and draining yields each index once).
+//! - **Progress**: a watchdog fails the test if a run takes too long.
+//!
+//! Small capacities force laps of the ring, where ABA would strike.
+//! `IOBUF_STRESS_OPS` sets the operations per thread (defaults: 1 000 000 in
+//! release builds, 100 000 in debug builds).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use iobuf::{BoundedPool, BufferTier, Error, PicoBuffer};
+
+const WATCHDOG: Duration = Duration::from_secs(300);
+
+fn ops_per_thread() -> u64 {
+    std::env::var("IOBUF_STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) {
+            100_000
+        } else {
+            1_000_000
+        })
+}
+
+struct Oracle {
+    pool: Arc<BoundedPool<PicoBuffer>>,
+    held: Vec<AtomicBool>,
+    gets: AtomicU64,
+}
+
+impl Oracle {
+    fn take(&self, index: u32, who: u64) {
+        assert!(
+            !self.held[index as usize].swap(true, Ordering::SeqCst),
+            "index {index} handed to two holders"
+        );
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        let _ = who;
+    }
+
+    fn give(&self, index: u32) {
+        assert!(
+            self.held[index as usize].swap(false, Ordering::SeqCst),
+            "index {index} returned while not held"
+        );
+    }
+
+    /// Stamps the buffer, lets others run, and checks the stamp survived.
+    fn use_buffer(buf: &mut PicoBuffer, who: u64, round: u64) {
+        let stamp = (who << 32 | (round & 0xFFFF_FFFF)).to_le_bytes();
+        buf.as_bytes_mut()[..8].copy_from_slice(&stamp);
+        if round % 64 == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            &buf.as_bytes()[..8],
+            &stamp,
+            "another holder wrote this buffer"
+        );
+    }
+}
+
+fn worker(oracle: &Oracle, who: u64, ops: u64) {
+    let pool = &*oracle.pool;
+    for round in 0..ops {
+        match round % 6 {
+            0 => {
+                if let Ok(mut g) = pool.try_get() {
+                    let i = g.index();
+                    oracle.take(i, who);
+                    Oracle::use_buffer(&mut g, who, round);
+                    oracle.give(i);
+                }
+            }
+            1 | 2 => {
+                let mut g = pool.get();
+                let i = g.index();
+                oracle.take(i, who);
+                Oracle::use_buffer(&mut g, who, round);
+                oracle.give(i);
+            }
+            3 => match pool.get_timeout(Duration::from_micros(50)) {
+                Ok(mut g) => {
+                    let i = g.index();
+                    oracle.take(i, who);
+                    Oracle::use_buffer(&mut g, who, round);
+                    oracle.give(i);
+                }
+                Err(e) => assert_eq!(e, Error::TimedOut),
+            },
+            4 => {
+                let mut t = pool.get_index();
+                let i = t.index();
+                oracle.take(i, who);
+                Oracle::use_buffer(pool.value_mut(&mut t), who, round);
+                oracle.give(i);
+                pool.put(t);
+            }
+            _ => {
+                let mut g = oracle.pool.get_owned();
+                let i = g.index();
+                oracle.take(i, who);
+                Oracle::use_buffer(&mut g, who, round);
+                oracle.give(i);
+            }
+        }
+    }
+}
+
+fn stress(capacity: usize, threads: u64) {
+    let ops = ops_per_thread();
+    let oracle = Arc::new(Oracle {
+        pool: Arc::new(BoundedPool::new(capacity).unwrap()),
+        held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+        gets: AtomicU64::new(0),
+    });
+    let (done_tx, done_rx) = mpsc::channel();
+    let started = Instant::now();
+    for who in 0..threads {
+        let oracle = oracle.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker(&oracle, who, ops)
+            }));
+            let _ = done.send(result.err().map(|e| {
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            }));
+        });
+    }
+    for _ in 0..threads {
+        match done_rx.recv_timeout(WATCHDOG.saturating_sub(started.elapsed())) {
+            Ok(None) => {}
+            Ok(Some(panic)) => panic!("capacity {capacity}, {threads} threads: {panic}"),
+            Err(_) => panic!(
+                "capacity {capacity}, {threads} threads: no progress within {WATCHDOG:?} \
+                 ({} gets done, stats {:?})",
+                oracle.gets.load(Ordering::Relaxed),
+                oracle.pool.stats()
+            ),
+        }
+    }
+    let pool = &oracle.pool;
+    assert_eq!(pool.available(), capacity, "an index was lost");
+    let mut seen = vec![false; capacity];
+    let all: Vec<_> = (0..capacity).map(|_| pool.try_get().unwrap()).collect();
+    for g in &all {
+        assert!(!std::mem::replace(&mut seen[g.index() as usize], true));
+    }
+    assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
+    println!(
+        "capacity {capacity:>4}, {threads} threads: {} gets in {:?} ({:?})",
+        oracle.gets.load(Ordering::Relaxed),
+        started.elapsed(),
+        pool.stats()
+    );
+}
+
+macro_rules! stress_tests {
+    ($($name:ident: $capacity:expr, $threads:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            stress($capacity, $threads);
+        }
+    )*};
+}
+
+stress_tests! {
+    capacity_1_threads_2: 1, 2;
+    capacity_1_threads_4: 1, 4;
+    capacity_1_threads_8: 1, 8;
+    capacity_2_threads_2: 2, 2;
+    capacity_2_threads_4: 2, 4;
+    capacity_2_threads_8: 2, 8;
+    capacity_4_threads_2: 4, 2;
+    capacity_4_threads_4: 4, 4;
+    capacity_4_threads_8: 4, 8;
+    capacity_64_threads_2: 64, 2;
+    capacity_64_threads_4: 64, 4;
+    capacity_64_threads_8: 64, 8;
+    capacity_1024_threads_2: 1024, 2;
+    capacity_1024_threads_4: 1024, 4;
+    capacity_1024_threads_8: 1024, 8;
+}
