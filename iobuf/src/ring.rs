@@ -146,17 +146,25 @@ impl Geometry {
         (self.slots() << 1) - 1
     }
 
-    /// The slot a position lands in. Positions are rotated so that
-    /// consecutive ones fall on different cache lines (SCQ's remapping);
-    /// rings of one line or less keep the identity.
+    /// The slot a position lands in.
+    ///
+    /// SCQ rotates the position's bits so that consecutive positions fall on
+    /// different cache lines. A pool's ring is about half full, so `tail` runs
+    /// `n` positions ahead of `head`; plain rotation would move the top bit
+    /// (`n`) into the offset within a line, so that the getter's and the
+    /// putter's slots share a line. We keep that bit in the line index (the
+    /// two halves of the ring on separate lines) and rotate within each half.
     fn slot_of(self, position: u64) -> usize {
         let p = position & (self.slots() - 1);
-        if self.slot_bits <= SLOTS_PER_LINE_SHIFT {
+        let half_bits = self.slot_bits - 1;
+        if half_bits <= SLOTS_PER_LINE_SHIFT {
             return p as usize;
         }
-        let rotated = (p >> (self.slot_bits - SLOTS_PER_LINE_SHIFT))
-            | ((p << SLOTS_PER_LINE_SHIFT) & (self.slots() - 1));
-        rotated as usize
+        let n = self.capacity();
+        let q = p & (n - 1);
+        let rotated =
+            ((q << SLOTS_PER_LINE_SHIFT) | (q >> (half_bits - SLOTS_PER_LINE_SHIFT))) & (n - 1);
+        ((p & n) | rotated) as usize
     }
 
     /// The cycle of a position, as it appears in entries.
@@ -613,9 +621,21 @@ mod unit {
                 seen[s] = true;
                 assert_eq!(g.slot_of(p + g.slots()), s, "same slot next lap");
             }
-            if g.slots() as usize >= SLOTS_PER_LINE * 2 {
-                let line = |p| g.slot_of(p) / SLOTS_PER_LINE;
-                assert_ne!(line(0), line(1), "neighbours share a line");
+            let line = |p| g.slot_of(p) / SLOTS_PER_LINE;
+            if g.capacity() as usize > SLOTS_PER_LINE {
+                for p in 0..g.slots() {
+                    assert_ne!(line(p), line(p + 1), "neighbours {p} share a line");
+                }
+            }
+            if g.capacity() as usize >= SLOTS_PER_LINE {
+                for p in 0..g.slots() {
+                    let other = p + g.capacity();
+                    assert_ne!(
+                        line(p),
+                        line(other),
+                        "head {p} and tail {other} share a line"
+                    );
+                }
             }
         }
     }
