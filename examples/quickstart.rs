@@ -1,12 +1,24 @@
-//! A tour of iobuf's foundation: a custom buffer type, aligned memory, and
-//! bytes moved through `writev`/`readv` over a socketpair.
+//! A tour of iobuf: pools declared with `buffer_pools!`, a custom buffer
+//! type, aligned memory, and bytes moved through `writev`/`readv` over a
+//! socketpair from pooled buffers.
 //!
 //! Run with `cargo run --release --example quickstart`.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
-use iobuf::{BufferTier, IoVec, NanoBuffer, SmallBuffer, Tier, addr_len, iovecs_from_mut};
+use iobuf::{BufferTier, IoVec, Tier, addr_len};
+
+/// The application's buffer pools, one line per tier.
+mod pools {
+    iobuf::buffer_pools! {
+        /// Packet buffers: one per datagram or frame.
+        small: 2KiB x 256,
+        /// Bulk transfers, zeroed when they come back so no data leaks.
+        #[pool(zero_on_return)]
+        large: 128KiB x 16,
+    }
+}
 
 /// A 2 KiB frame with a header, declared with the derive: the compiler
 /// checks that it is plain bytes with no padding and exactly tier Small.
@@ -19,17 +31,34 @@ struct Frame {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // 1. Tiers: pick a buffer size for a length.
-    let tier = Tier::for_size(1500).ok_or("1500 bytes fits no tier")?;
+    // 1. Pools: create them all now, then take buffers by length.
+    pools::init()?;
     println!(
-        "a 1500-byte message goes in tier {tier} ({} bytes)",
-        tier.size()
+        "pools: small {} x {} B, large {} x {} B, {} bytes in all",
+        pools::small().capacity(),
+        pools::Small::SIZE,
+        pools::large().capacity(),
+        pools::Large::SIZE,
+        pools::TOTAL_BYTES
     );
+    let mut request = pools::get(1500).ok_or("1500 bytes fits no pool")?;
+    let mut body = pools::get(100_000).ok_or("100 KB fits no pool")?;
+    println!(
+        "get(1500) -> {} buffer #{} ({} bytes); get(100000) -> {} buffer #{} ({} bytes)",
+        request.name(),
+        request.index(),
+        request.len(),
+        body.name(),
+        body.index(),
+        body.len()
+    );
+    request[..18].copy_from_slice(b"GET /hello HTTP/1.");
+    body[..13].copy_from_slice(b"hello, iovec!");
 
     // 2. A custom buffer type, built on the heap (never on the stack).
     let mut frame = Frame::zeroed_box();
     frame.header[..4].copy_from_slice(b"IOBF");
-    frame.payload[..13].copy_from_slice(b"hello, iovec!");
+    frame.payload[..2].copy_from_slice(b"ok");
     println!(
         "Frame: {} bytes, tier {:?}",
         Frame::SIZE,
@@ -46,18 +75,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mem.as_ptr(),
         mem.is_mapped()
     );
-    let blocks = iobuf::aligned_mem_blocks(4, 1000)?;
-    println!(
-        "aligned_mem_blocks: {} blocks of {} bytes, stride {}",
-        blocks.len(),
-        blocks.block_len(),
-        blocks.stride()
-    );
 
-    // 4. Vectored I/O: one writev of the frame plus 8 bytes of aligned
-    //    memory, one readv back into a Small and a Nano buffer.
+    // 4. Vectored I/O: one writev of three pooled/derived buffers' heads and
+    //    8 bytes of aligned memory; one readv back into a pooled buffer.
     let (tx, rx) = UnixStream::pair()?;
-    let out = [frame.iovec(), IoVec::from(&mem[..8])];
+    let out = [
+        IoVec::from(&request[..18]),
+        IoVec::from(&body[..13]),
+        IoVec::from(&frame.as_bytes()[..4]),
+        IoVec::from(&mem[..8]),
+    ];
     let (addr, count) = addr_len(&out);
     // SAFETY: `addr` points to `count` iovecs over live bytes that nothing
     // writes during the call; writev only reads them.
@@ -67,31 +94,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("writev: {written} bytes from {count} iovecs");
 
-    let mut small = SmallBuffer::zeroed_box();
-    let mut nano = NanoBuffer::zeroed_box();
+    let mut reply = pools::try_get(written as usize)?;
     let mut read = 0usize;
-    let mut targets = iovecs_from_mut(std::slice::from_mut(&mut *small));
-    targets.extend(iovecs_from_mut(std::slice::from_mut(&mut *nano)));
-    let mut rest = &mut targets[..];
     while read < written as usize {
-        let (addr, count) = addr_len(rest);
-        // SAFETY: the iovecs cover `small` and `nano`, borrowed exclusively
-        // for the call; readv writes at most their lengths.
+        let target = [IoVec::from(&mut reply[read..written as usize])];
+        let (addr, count) = addr_len(&target);
+        // SAFETY: the iovec covers `reply`, borrowed exclusively for the
+        // call; readv writes at most its length.
         let got = unsafe { libc::readv(rx.as_raw_fd(), addr, count as i32) };
         if got <= 0 {
             return Err(std::io::Error::last_os_error().into());
         }
         read += got as usize;
-        IoVec::advance_slices(&mut rest, got as usize);
     }
-    drop(targets);
-    assert_eq!(&small.0[..4], b"IOBF");
-    assert_eq!(&small.0[16..29], b"hello, iovec!");
-    assert_eq!(&nano.0[..8], b"aligned!");
+    let text = std::str::from_utf8(&reply[..read])?;
+    assert_eq!(text, "GET /hello HTTP/1.hello, iovec!IOBFaligned!");
     println!(
-        "readv: {read} bytes into a Small and a Nano buffer; header {:?}, tail {:?}",
-        std::str::from_utf8(&small.0[..4])?,
-        std::str::from_utf8(&nano.0[..8])?
+        "readv: {read} bytes into pooled {} buffer: {text:?}",
+        reply.name()
+    );
+
+    drop((request, body, reply));
+    println!(
+        "all buffers back: small {}/{}, large {}/{}",
+        pools::small().available(),
+        pools::small().capacity(),
+        pools::large().available(),
+        pools::large().capacity()
     );
     println!("quickstart: ok");
     Ok(())

@@ -25,6 +25,15 @@ mod inner {
 
     #[derive(::iobuf::BufferTier)]
     pub struct Token([u8; 32]);
+
+    pub mod pools {
+        ::iobuf::buffer_pools! {
+            /// Documented.
+            small: 2KiB x 4,
+            #[pool(zero_on_return)]
+            large: 64KiB x 2,
+        }
+    }
 }
 
 #[test]
@@ -36,4 +45,14 @@ fn derive_expands_without_prelude() {
     );
     let p = <inner::Packet as ::iobuf::BufferTier>::zeroed_box();
     ::std::assert_eq!(p.body.len(), 2000);
+}
+
+#[test]
+fn buffer_pools_expands_without_prelude() {
+    inner::pools::init().unwrap();
+    let b = inner::pools::get(3000).unwrap();
+    ::std::assert_eq!(b.name(), "large");
+    ::std::assert_eq!(inner::pools::small().capacity(), 4);
+    ::std::assert!(inner::pools::try_get(1 << 20).is_err());
+    ::std::assert_eq!(inner::pools::TOTAL_BYTES, 2048 * 4 + 65536 * 2);
 }

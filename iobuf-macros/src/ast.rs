@@ -4,6 +4,9 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, Ident, Type};
 
+use proc_macro2::TokenStream;
+use quote::quote;
+
 use crate::attr::{self, Repr, TierAttr};
 use crate::valid::Errors;
 
@@ -15,6 +18,8 @@ pub(crate) struct Input<'a> {
     pub fields: Vec<Field<'a>>,
     pub repr: Repr,
     pub tier: Option<TierAttr>,
+    /// The path of the `iobuf` crate (`::iobuf` unless `crate = …` says).
+    pub krate: TokenStream,
 }
 
 /// One field of the struct.
@@ -56,7 +61,7 @@ impl<'a> Input<'a> {
             ));
         }
         let repr = attr::repr(&input.attrs, errors);
-        let tier = attr::buffer_tier(&input.attrs, errors);
+        let options = attr::buffer_tier(&input.attrs, errors);
         let fields = match data.map(|d| &d.fields) {
             Some(Fields::Named(named)) => named.named.iter().map(Field::new).collect(),
             Some(Fields::Unnamed(unnamed)) => unnamed.unnamed.iter().map(Field::new).collect(),
@@ -67,7 +72,8 @@ impl<'a> Input<'a> {
             is_struct: data.is_some(),
             fields,
             repr,
-            tier,
+            tier: options.tier,
+            krate: options.krate.unwrap_or_else(|| quote!(::iobuf)),
         }
     }
 

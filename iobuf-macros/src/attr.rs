@@ -26,7 +26,16 @@ pub(crate) struct Repr {
     pub align: Option<(u128, Span)>,
 }
 
-/// `#[buffer_tier(tier = Name)]`.
+/// The options of `#[buffer_tier(...)]`.
+#[derive(Default)]
+pub(crate) struct BufferTierAttr {
+    pub tier: Option<TierAttr>,
+    /// `crate = path`: where `iobuf` is, for renamed dependencies and for
+    /// `buffer_pools!`, which passes its `$crate`.
+    pub krate: Option<proc_macro2::TokenStream>,
+}
+
+/// `tier = Name`.
 pub(crate) struct TierAttr {
     pub ident: Ident,
     /// Index into [`TIERS`].
@@ -66,15 +75,21 @@ pub(crate) fn repr(attrs: &[Attribute], all_errors: &mut Errors) -> Repr {
     repr
 }
 
-pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> Option<TierAttr> {
+pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> BufferTierAttr {
     let mut tier: Option<TierAttr> = None;
+    let mut krate = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("buffer_tier")) {
         let mut errors = Errors::default();
         let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                let path: syn::Path = meta.value()?.call(syn::Path::parse_mod_style)?;
+                krate = Some(quote::ToTokens::into_token_stream(path));
+                return Ok(());
+            }
             if !meta.path.is_ident("tier") {
                 errors.push(meta.error(format!(
-                    "unknown `buffer_tier` option `{}`; the only option is `tier = <Tier>`, \
-                     e.g. `#[buffer_tier(tier = Small)]`",
+                    "unknown `buffer_tier` option `{}`; write `tier = <Tier>`, e.g. \
+                     `#[buffer_tier(tier = Small)]` (or `crate = path` for a renamed `iobuf`)",
                     path_text(&meta.path)
                 )));
                 // Skip the option's value so the options after it are read.
@@ -113,7 +128,7 @@ pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> Optio
             all_errors.push(err);
         }
     }
-    tier
+    BufferTierAttr { tier, krate }
 }
 
 fn path_text(path: &syn::Path) -> String {

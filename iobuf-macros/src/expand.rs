@@ -1,6 +1,7 @@
 //! Code generation for valid input.
 //!
-//! Generated code names only `::iobuf::__private::…` and `::core::…`, so it
+//! Generated code names only `::iobuf::…` (or the `crate = …` path) and
+//! `::core::…`, so it
 //! works under `#![no_implicit_prelude]` and beside user items named
 //! `Option` or `core`. Everything but the impl sits in an anonymous
 //! `const _` so no helper leaks into the user's namespace.
@@ -14,10 +15,11 @@ use crate::attr::{TIERS, tier_size};
 
 pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
     let name = input.ident;
+    let krate = &input.krate;
     let field_checks = input.fields.iter().map(|f| {
         let ty = f.ty;
         quote_spanned! {ty.span()=>
-            const _: fn() = ::iobuf::__private::require_byte_array::<#ty>;
+            const _: fn() = #krate::__private::require_byte_array::<#ty>;
         }
     });
     let field_sizes = input.fields.iter().map(|f| {
@@ -62,6 +64,6 @@ pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
         // contract: every field is a byte array (any bit pattern valid, no
         // pointers), the size is the sum of the fields' (no padding), and it
         // is not zero.
-        unsafe impl ::iobuf::BufferTier for #name {}
+        unsafe impl #krate::BufferTier for #name {}
     }
 }

@@ -3,10 +3,11 @@
 //! Depend on `iobuf` and use the macros it re-exports; this crate's paths
 //! and output are not a stable interface of their own.
 //!
-//! Each macro works in phases, one module each: `ast` reads `syn` input
+//! `#[derive(BufferTier)]` works in phases, one module each: `ast` reads `syn` input
 //! into a typed model, `attr` parses attributes, `valid` checks every
 //! rule and gathers all errors, `expand` generates code for valid input,
 //! and `fallback` emits the errors plus stubs that stop follow-on errors.
+//! `buffer_pools!` has the same phases in the `pools` module.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,6 +16,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod pools;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -37,4 +39,12 @@ pub fn derive_buffer_tier(input: TokenStream) -> TokenStream {
         Err(err) => fallback::buffer_tier(&input, err),
     }
     .into()
+}
+
+/// The engine of `iobuf::buffer_pools!`; call that macro instead (it passes
+/// its `$crate` as the first tokens, before a `;`).
+#[doc(hidden)]
+#[proc_macro]
+pub fn __buffer_pools(input: TokenStream) -> TokenStream {
+    pools::buffer_pools(input.into()).into()
 }

@@ -87,6 +87,8 @@ pub use buffer::{
 };
 pub use error::Error;
 pub use iobuf_macros::BufferTier;
+
+mod pools_macro;
 pub use iovec::{
     IoVec, addr_len, fill_iovecs, fill_iovecs_from_slices, fill_iovecs_mut, iovecs_from,
     iovecs_from_mut, iovecs_from_registered, iovecs_from_slices,
@@ -106,6 +108,29 @@ pub use tier::{
     BUFFER_SIZE_MEDIUM, BUFFER_SIZE_MICRO, BUFFER_SIZE_NANO, BUFFER_SIZE_PICO, BUFFER_SIZE_SMALL,
     BUFFER_SIZE_TITAN, BUFFER_SIZE_VAST, ParseTierError, Tier, buffer_size_for,
 };
+
+/// What [`buffer_pools!`] emits, shown on a real invocation. This module
+/// exists only in the documentation (`#[cfg(doc)]`); it was declared as:
+///
+/// ```ignore
+/// iobuf::buffer_pools! {
+///     /// Packet buffers (this doc comment comes from the invocation).
+///     small: 2KiB x 1024,
+///     /// Bulk transfers, zeroed when they come back.
+///     #[pool(zero_on_return)]
+///     large: 128KiB x 64,
+/// }
+/// ```
+#[cfg(doc)]
+pub mod example_generated {
+    crate::buffer_pools! {
+        /// Packet buffers (this doc comment comes from the invocation).
+        small: 2KiB x 1024,
+        /// Bulk transfers, zeroed when they come back.
+        #[pool(zero_on_return)]
+        large: 128KiB x 64,
+    }
+}
 
 // Not public API: what macro-generated code needs. Referenced only by
 // `iobuf-macros` output, which is released in lockstep (exact version pin).
@@ -128,4 +153,7 @@ pub mod __private {
     /// Compiles only when `T` is a byte array; the derive names it once per
     /// field, spanned on the field's type.
     pub const fn require_byte_array<T: ByteArray>() {}
+
+    pub use crate::pools_macro::{DeclaredPool, LazyPool, debug_buffer, too_large};
+    pub use iobuf_macros::__buffer_pools;
 }

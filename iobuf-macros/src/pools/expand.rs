@@ -1,0 +1,291 @@
+//! The items a valid `buffer_pools!` invocation emits.
+//!
+//! Every path is absolute: `$crate` of the front macro (so a renamed
+//! `iobuf` works) and `core` through `$crate::__private::core`, so the output
+//! compiles under `#![no_implicit_prelude]` and beside user items named
+//! `Option`, `Result` or `core`. Every item is documented and allowed to go
+//! unused, so it raises no warning in the user's crate.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::ast::{Entry, Invocation};
+
+pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
+    let k = &invocation.krate;
+    let core = quote!(#k::__private::core);
+    let mut entries: Vec<&Entry> = invocation.entries.iter().collect();
+    entries.sort_by_key(|e| e.size().value);
+
+    let per_entry = entries.iter().map(|e| entry_items(k, e));
+    let types: Vec<_> = entries.iter().map(|e| &e.type_name).collect();
+    let names: Vec<_> = entries.iter().map(|e| &e.name).collect();
+    let name_strs: Vec<_> = entries.iter().map(|e| e.name.to_string()).collect();
+    let sizes: Vec<_> = entries.iter().map(|e| usize_lit(e.size().value)).collect();
+    let largest = sizes.last().cloned().unwrap_or_else(|| usize_lit(0));
+    let total = usize_lit(
+        entries
+            .iter()
+            .map(|e| e.size().value * e.count.value)
+            .sum::<u128>(),
+    );
+    let variant_docs = entries.iter().map(|e| {
+        format!(
+            " A buffer of the `{}` pool ({} bytes).",
+            e.name,
+            e.size().value
+        )
+    });
+    let listing = entries
+        .iter()
+        .map(|e| format!("`{}` ({} bytes)", e.name, e.size().value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let buf_doc = format!(
+        " A buffer from one of the pools declared here: {listing}. It dereferences to \
+         its bytes and goes back to its pool when dropped."
+    );
+
+    quote! {
+        #(#per_entry)*
+
+        /// Creates every pool declared here now, rather than on first use, and
+        /// reports the first that fails.
+        ///
+        /// # Errors
+        ///
+        /// What creating a pool reports, e.g. `Error::Alloc`.
+        #[allow(dead_code)]
+        pub fn init() -> #core::result::Result<(), #k::Error> {
+            #( <#types as #k::__private::DeclaredPool>::lazy().init()?; )*
+            #core::result::Result::Ok(())
+        }
+
+        #[doc = #buf_doc]
+        #[allow(dead_code)]
+        pub enum Buf {
+            #(
+                #[doc = #variant_docs]
+                #types(#k::Pooled<'static, #types>),
+            )*
+        }
+
+        #[allow(dead_code)]
+        impl Buf {
+            /// The name of the entry the buffer comes from.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    #( Buf::#types(_) => #name_strs, )*
+                }
+            }
+
+            /// The buffer's index in its pool.
+            pub fn index(&self) -> u32 {
+                match self {
+                    #( Buf::#types(b) => b.index(), )*
+                }
+            }
+        }
+
+        impl #core::ops::Deref for Buf {
+            type Target = [u8];
+
+            fn deref(&self) -> &[u8] {
+                match self {
+                    #( Buf::#types(b) => &b.0, )*
+                }
+            }
+        }
+
+        impl #core::ops::DerefMut for Buf {
+            fn deref_mut(&mut self) -> &mut [u8] {
+                match self {
+                    #( Buf::#types(b) => &mut b.0, )*
+                }
+            }
+        }
+
+        impl #core::convert::AsRef<[u8]> for Buf {
+            fn as_ref(&self) -> &[u8] {
+                self
+            }
+        }
+
+        impl #core::convert::AsMut<[u8]> for Buf {
+            fn as_mut(&mut self) -> &mut [u8] {
+                self
+            }
+        }
+
+        impl #core::fmt::Debug for Buf {
+            fn fmt(&self, f: &mut #core::fmt::Formatter<'_>) -> #core::fmt::Result {
+                f.debug_struct("Buf")
+                    .field("pool", &self.name())
+                    .field("len", &#core::ops::Deref::deref(self).len())
+                    .field("index", &self.index())
+                    .finish()
+            }
+        }
+
+        /// Takes a buffer of at least `len` bytes from the smallest pool that
+        /// holds it, waiting for one if that pool is empty; `None` if `len` is
+        /// larger than every pool's buffers.
+        #[allow(dead_code)]
+        pub fn get(len: usize) -> #core::option::Option<Buf> {
+            #(
+                if len <= #sizes {
+                    return #core::option::Option::Some(Buf::#types(#names().get()));
+                }
+            )*
+            #core::option::Option::None
+        }
+
+        /// Takes a buffer of at least `len` bytes from the smallest pool that
+        /// holds it, without waiting.
+        ///
+        /// # Errors
+        ///
+        /// `Error::WouldBlock` when that pool is empty; `Error::InvalidArgument`
+        /// when `len` is larger than every pool's buffers.
+        #[allow(dead_code)]
+        pub fn try_get(len: usize) -> #core::result::Result<Buf, #k::Error> {
+            #(
+                if len <= #sizes {
+                    return #names().try_get().map(Buf::#types);
+                }
+            )*
+            #core::result::Result::Err(#k::__private::too_large(len, #largest))
+        }
+
+        /// As [`try_get`], but when the smallest pool that holds `len` bytes is
+        /// empty, tries the larger ones in turn.
+        ///
+        /// # Errors
+        ///
+        /// `Error::WouldBlock` when every pool large enough is empty;
+        /// `Error::InvalidArgument` when `len` is larger than every pool's
+        /// buffers.
+        #[allow(dead_code)]
+        pub fn try_get_any(len: usize) -> #core::result::Result<Buf, #k::Error> {
+            let mut fits = false;
+            #(
+                if len <= #sizes {
+                    fits = true;
+                    if let #core::result::Result::Ok(b) = #names().try_get() {
+                        return #core::result::Result::Ok(Buf::#types(b));
+                    }
+                }
+            )*
+            if fits {
+                #core::result::Result::Err(#k::Error::WouldBlock)
+            } else {
+                #core::result::Result::Err(#k::__private::too_large(len, #largest))
+            }
+        }
+
+        /// The bytes of every buffer of every pool declared here: the sum of
+        /// `SIZE x COUNT` (each pool rounds its count up to a power of two).
+        #[allow(dead_code)]
+        pub const TOTAL_BYTES: usize = #total;
+    }
+}
+
+fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
+    let core = quote!(#k::__private::core);
+    let name = &e.name;
+    let name_str = name.to_string();
+    let ty = &e.type_name;
+    let ty_str = ty.to_string();
+    let size = usize_lit(e.size().value);
+    let count = usize_lit(e.count.value);
+    let docs: Vec<_> = e
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
+    let others: Vec<_> = e
+        .attrs
+        .iter()
+        .filter(|a| !a.path().is_ident("doc"))
+        .collect();
+    let type_doc = format!(
+        " A {}-byte buffer of the `{name}` pool ({} buffers), declared with `buffer_pools!`.",
+        e.size().value,
+        e.count.value
+    );
+    let fn_doc = format!(
+        " The `{name}` pool: {} buffers of [`{ty}`] ({} bytes each), created on first use.",
+        e.count.value,
+        e.size().value
+    );
+    let options = [
+        ("zero_on_return", e.options.zero_on_return),
+        ("huge_pages", e.options.huge_pages),
+        ("lock_memory", e.options.lock_memory),
+        ("prefault", e.options.prefault),
+    ]
+    .into_iter()
+    .filter(|(_, on)| on.is_some())
+    .map(|(option, _)| {
+        let method = format_ident!("{option}");
+        quote!(.#method(true))
+    });
+    quote! {
+        #[doc = #type_doc]
+        #[doc = ""]
+        #(#docs)*
+        #(#others)*
+        #[derive(#k::BufferTier)]
+        #[buffer_tier(crate = #k)]
+        #[repr(transparent)]
+        #[allow(dead_code)]
+        pub struct #ty(pub [u8; #size]);
+
+        impl #core::fmt::Debug for #ty {
+            fn fmt(&self, f: &mut #core::fmt::Formatter<'_>) -> #core::fmt::Result {
+                #k::__private::debug_buffer(f, #ty_str, #size)
+            }
+        }
+
+        impl #core::convert::AsRef<[u8]> for #ty {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl #core::convert::AsMut<[u8]> for #ty {
+            fn as_mut(&mut self) -> &mut [u8] {
+                &mut self.0
+            }
+        }
+
+        impl #k::__private::DeclaredPool for #ty {
+            fn lazy() -> &'static #k::__private::LazyPool<Self> {
+                static POOL: #k::__private::LazyPool<#ty> = #k::__private::LazyPool::new(
+                    #name_str,
+                    #count,
+                    #k::PoolConfig::new() #(#options)*,
+                );
+                &POOL
+            }
+        }
+
+        #[doc = #fn_doc]
+        #[doc = ""]
+        #(#docs)*
+        ///
+        /// # Panics
+        ///
+        /// On first use, if the pool cannot be created (the message names the
+        /// entry and the bytes); call `init` first to get the error instead.
+        #[allow(dead_code)]
+        #[inline]
+        pub fn #name() -> &'static #k::BoundedPool<#ty> {
+            <#ty as #k::__private::DeclaredPool>::lazy().get()
+        }
+    }
+}
+
+fn usize_lit(value: u128) -> Literal {
+    Literal::u128_unsuffixed(value)
+}

@@ -1,0 +1,3 @@
+iobuf::buffer_pools! {}
+
+fn main() {}

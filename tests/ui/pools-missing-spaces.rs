@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 2KiBx1024,
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 2KiB 1024,
+}
+
+fn main() {}

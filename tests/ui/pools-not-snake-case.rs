@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    SmallPackets: 2KiB x 1024,
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 2Kib x 1024,
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 2kb x 1024,
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 2KiB x 0,
+}
+
+fn main() {}

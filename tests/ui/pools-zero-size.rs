@@ -1,0 +1,5 @@
+iobuf::buffer_pools! {
+    small: 0KiB x 1024,
+}
+
+fn main() {}
