@@ -37,6 +37,18 @@ fn iobuf_pool(capacity: usize) -> BoundedPool<SmallBuffer> {
     BoundedPool::new(capacity).unwrap()
 }
 
+/// How the lock-free peers wait for a free index: crossbeam's `Backoff`,
+/// which spins and then yields.
+fn spin_until(mut pop: impl FnMut() -> Option<u32>) -> u32 {
+    let backoff = crossbeam_utils::Backoff::new();
+    loop {
+        if let Some(i) = pop() {
+            return i;
+        }
+        backoff.snooze();
+    }
+}
+
 struct Array(ArrayQueue<u32>);
 impl FreeList for Array {
     const NAME: &'static str = "crossbeam_queue::ArrayQueue";
@@ -48,13 +60,7 @@ impl FreeList for Array {
         Array(q)
     }
     fn take(&self) -> u32 {
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if let Some(i) = self.0.pop() {
-                return i;
-            }
-            backoff.snooze();
-        }
+        spin_until(|| self.0.pop())
     }
     fn give(&self, index: u32) {
         self.0.push(index).unwrap();
@@ -72,13 +78,7 @@ impl FreeList for Scq {
         Scq(q)
     }
     fn take(&self) -> u32 {
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if let Some(i) = self.0.dequeue() {
-                return i;
-            }
-            backoff.snooze();
-        }
+        spin_until(|| self.0.dequeue())
     }
     fn give(&self, index: u32) {
         assert!(self.0.enqueue(index).is_ok());

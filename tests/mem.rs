@@ -4,6 +4,9 @@
 use iobuf::mem::MMAP_THRESHOLD;
 use iobuf::*;
 
+mod common;
+use common::resident_bytes;
+
 #[test]
 fn alignment_length_and_zeroing_across_sizes() {
     for len in [
@@ -147,13 +150,6 @@ fn cache_line_blocks_do_not_share_a_line() {
 fn block_index_out_of_range_panics() {
     let blocks = aligned_mem_blocks(4, 10).unwrap();
     let _ = &blocks[4];
-}
-
-/// Resident pages of this process, from /proc/self/statm.
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * page_size()
 }
 
 #[test]

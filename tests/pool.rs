@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use iobuf::*;
 
+mod common;
+use common::resident_bytes;
+
 #[test]
 fn capacity_is_rounded_up_to_a_power_of_two() {
     for (asked, got) in [(1, 1), (2, 2), (3, 4), (5, 8), (1000, 1024), (1024, 1024)] {
@@ -314,12 +317,6 @@ fn iovecs_cover_the_slab_in_index_order() {
     );
     let regs = RegisterBufferPool::new(2).unwrap();
     assert_eq!(regs.iovecs().len(), 2);
-}
-
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * page_size()
 }
 
 #[test]

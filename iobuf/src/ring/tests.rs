@@ -100,11 +100,18 @@ impl Model {
     }
 }
 
-fn run(capacity: usize, threads: usize, ops: usize) {
+/// A loom builder bounded at 3 preemptions unless `LOOM_MAX_PREEMPTIONS`
+/// says otherwise.
+fn builder() -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(3);
     }
+    builder
+}
+
+fn run(capacity: usize, threads: usize, ops: usize) {
+    let builder = builder();
     let iterations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = iterations.clone();
     builder.check(move || {
@@ -163,11 +170,7 @@ fn capacity_2_three_threads() {
 /// several cycles while a holder is out: where ABA would strike.
 #[test]
 fn capacity_2_holder_across_laps() {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(|| {
+    builder().check(|| {
         let model = Model::new(2);
         let other = model.clone();
         let t = thread::spawn(move || {
