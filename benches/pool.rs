@@ -1,11 +1,18 @@
 //! BoundedPool against its peers, side by side in each criterion group.
 //!
+//! iobuf runs twice: with its default thread caches (`iobuf::BoundedPool`)
+//! and with caching off (`iobuf::BoundedPool (ring only)`).
+//!
 //! Peers used as free lists of `u32` buffer indices (they hold no buffers,
 //! which favours them slightly):
 //! - `crossbeam_queue::ArrayQueue` (Vyukov's bounded MPMC queue: one
 //!   read-modify-write per operation);
 //! - `lfqueue::AllocBoundedQueue` (another SCQ implementation);
 //! - `Mutex<Vec<u32>>` (with a `Condvar` where a workload blocks).
+//!
+//! With `--features commonware`, also `commonware_runtime::BufferPool`
+//! 2026.9.0 (thread-cached, 2 KiB class of 1024 buffers). It takes minutes
+//! to compile, so CI does not build it.
 //!
 //! Run: `cargo bench --bench pool` (add `-- --quick` for a fast pass).
 //! Results are ratios within one run: absolute times drift on shared
@@ -32,9 +39,65 @@ trait FreeList: Sync {
 }
 
 const IOBUF: &str = "iobuf::BoundedPool";
+const IOBUF_RING: &str = "iobuf::BoundedPool (ring only)";
 
+/// iobuf with its defaults (thread caches on from 64 buffers).
 fn iobuf_pool(capacity: usize) -> BoundedPool<SmallBuffer> {
     BoundedPool::new(capacity).unwrap()
+}
+
+/// iobuf with thread caches off: every operation goes to the shared ring.
+fn iobuf_ring_pool(capacity: usize) -> BoundedPool<SmallBuffer> {
+    BoundedPool::with_config(capacity, iobuf::PoolConfig::new().thread_cache(0)).unwrap()
+}
+
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Both iobuf variants, as (name, pool).
+fn iobuf_variants(capacity: usize) -> [(&'static str, BoundedPool<SmallBuffer>); 2] {
+    [
+        (IOBUF, iobuf_pool(capacity)),
+        (IOBUF_RING, iobuf_ring_pool(capacity)),
+    ]
+}
+
+#[cfg(feature = "commonware")]
+mod commonware_peer {
+    use std::num::{NonZeroU32, NonZeroUsize};
+
+    use bytes::BufMut;
+    use commonware_runtime::iobuf::{BufferPool, BufferPoolConfig};
+    use commonware_runtime::{BufferPooler, Runner};
+
+    pub const NAME: &str = "commonware_runtime::BufferPool";
+
+    /// A BufferPool with a 2 KiB class of `capacity` buffers, as the
+    /// runtime hands it out; the handle outlives the runner.
+    pub fn pool(capacity: u32) -> BufferPool {
+        let config = BufferPoolConfig::for_network().with_size_class_range(
+            NonZeroUsize::new(2048).unwrap(),
+            NonZeroUsize::new(2048).unwrap(),
+            NonZeroU32::new(capacity).unwrap(),
+        );
+        let runtime =
+            commonware_runtime::tokio::Config::default().with_network_buffer_pool_config(config);
+        commonware_runtime::tokio::Runner::new(runtime)
+            .start(|context| async move { context.network_buffer_pool().clone() })
+    }
+
+    pub fn pair(pool: &BufferPool) {
+        drop(std::hint::black_box(pool.try_alloc(2048).unwrap()));
+    }
+
+    pub fn write_2k(pool: &BufferPool, byte: u8) {
+        let mut buf = pool.try_alloc(2048).unwrap();
+        buf.put_bytes(byte, 2048);
+        std::hint::black_box(&buf);
+    }
+
+    pub fn take(pool: &BufferPool) -> impl Sized {
+        pool.try_alloc(2048).unwrap()
+    }
 }
 
 /// How the lock-free peers wait for a free index: crossbeam's `Backoff`,
@@ -140,10 +203,18 @@ fn on_threads(threads: usize, iters: u64, per_thread: impl Fn(u64) + Sync) -> Du
 fn single_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool/get_put/threads=1");
     g.throughput(Throughput::Elements(1));
-    let pool = iobuf_pool(CAPACITY);
-    g.bench_function(BenchmarkId::new(IOBUF, "Small"), |b| {
-        b.iter(|| pair_iobuf(&pool))
-    });
+    for (name, pool) in iobuf_variants(CAPACITY) {
+        g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+            b.iter(|| pair_iobuf(&pool))
+        });
+    }
+    #[cfg(feature = "commonware")]
+    {
+        let pool = commonware_peer::pool(CAPACITY as u32);
+        g.bench_function(BenchmarkId::new(commonware_peer::NAME, "Small"), |b| {
+            b.iter(|| commonware_peer::pair(&pool))
+        });
+    }
     bench_peer::<Array>(&mut g);
     bench_peer::<Scq>(&mut g);
     bench_peer::<Locked>(&mut g);
@@ -175,16 +246,30 @@ fn contended(c: &mut Criterion) {
     for threads in thread_counts() {
         let mut g = c.benchmark_group(format!("pool/get_put/threads={threads}"));
         g.throughput(Throughput::Elements(1));
-        let pool = iobuf_pool(CAPACITY);
-        g.bench_function(BenchmarkId::new(IOBUF, "Small"), |b| {
-            b.iter_custom(|iters| {
-                on_threads(threads, iters, |n| {
-                    for _ in 0..n {
-                        pair_iobuf(&pool)
-                    }
+        for (name, pool) in iobuf_variants(CAPACITY) {
+            g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, |n| {
+                        for _ in 0..n {
+                            pair_iobuf(&pool)
+                        }
+                    })
                 })
-            })
-        });
+            });
+        }
+        #[cfg(feature = "commonware")]
+        {
+            let pool = commonware_peer::pool(CAPACITY as u32);
+            g.bench_function(BenchmarkId::new(commonware_peer::NAME, "Small"), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, |n| {
+                        for _ in 0..n {
+                            commonware_peer::pair(&pool)
+                        }
+                    })
+                })
+            });
+        }
         contended_peer::<Array>(&mut g, threads, CAPACITY);
         contended_peer::<Scq>(&mut g, threads, CAPACITY);
         contended_peer::<Locked>(&mut g, threads, CAPACITY);
@@ -192,11 +277,7 @@ fn contended(c: &mut Criterion) {
     }
 }
 
-fn contended_peer<F: FreeList>(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    threads: usize,
-    capacity: usize,
-) {
+fn contended_peer<F: FreeList>(g: &mut Group<'_>, threads: usize, capacity: usize) {
     let list = F::new(capacity);
     g.bench_function(BenchmarkId::new(F::NAME, "Small"), |b| {
         b.iter_custom(|iters| {
@@ -215,17 +296,18 @@ fn contended_peer<F: FreeList>(
 fn exhaustion(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool/exhaustion/capacity=2/threads=4");
     g.throughput(Throughput::Elements(1));
-    let pool = iobuf_pool(2);
-    g.bench_function(BenchmarkId::new(IOBUF, "Small"), |b| {
-        b.iter_custom(|iters| {
-            on_threads(4, iters, |n| {
-                for _ in 0..n {
-                    let mut buf = pool.get();
-                    buf.0[0] = buf.0[0].wrapping_add(1);
-                }
+    for (name, pool) in iobuf_variants(2) {
+        g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+            b.iter_custom(|iters| {
+                on_threads(4, iters, |n| {
+                    for _ in 0..n {
+                        let mut buf = pool.get();
+                        buf.0[0] = buf.0[0].wrapping_add(1);
+                    }
+                })
             })
-        })
-    });
+        });
+    }
     contended_peer::<Array>(&mut g, 4, 2);
     contended_peer::<Scq>(&mut g, 4, 2);
     contended_peer::<Locked>(&mut g, 4, 2);
@@ -236,17 +318,32 @@ fn exhaustion(c: &mut Criterion) {
 fn batch_64(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool/get64_put64/threads=1");
     g.throughput(Throughput::Elements(64));
-    let pool = iobuf_pool(CAPACITY);
-    g.bench_function(BenchmarkId::new(IOBUF, "Small"), |b| {
-        let mut held = Vec::with_capacity(64);
-        b.iter(|| {
-            for _ in 0..64 {
-                held.push(pool.try_get().unwrap());
-            }
-            black_box(&held);
-            held.clear();
-        })
-    });
+    for (name, pool) in iobuf_variants(CAPACITY) {
+        g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+            let mut held = Vec::with_capacity(64);
+            b.iter(|| {
+                for _ in 0..64 {
+                    held.push(pool.try_get().unwrap());
+                }
+                black_box(&held);
+                held.clear();
+            })
+        });
+    }
+    #[cfg(feature = "commonware")]
+    {
+        let pool = commonware_peer::pool(CAPACITY as u32);
+        g.bench_function(BenchmarkId::new(commonware_peer::NAME, "Small"), |b| {
+            let mut held = Vec::with_capacity(64);
+            b.iter(|| {
+                for _ in 0..64 {
+                    held.push(commonware_peer::take(&pool));
+                }
+                black_box(&held);
+                held.clear();
+            })
+        });
+    }
     batch_peer::<Array>(&mut g);
     batch_peer::<Scq>(&mut g);
     batch_peer::<Locked>(&mut g);
@@ -269,6 +366,70 @@ fn batch_peer<F: FreeList>(
             }
         })
     });
+}
+
+/// Two threads each taking a buffer, writing all 2 KiB of it, and returning
+/// it: a buffer's real work next to the pool's cost. The ArrayQueue peer is
+/// a real buffer pool here, a queue of boxed 2 KiB arrays.
+fn write_2k(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pool/get_write2k_put/threads=2");
+    g.throughput(Throughput::Bytes(2048));
+    for (name, pool) in iobuf_variants(CAPACITY) {
+        g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+            b.iter_custom(|iters| {
+                on_threads(2, iters, |n| {
+                    for i in 0..n {
+                        let mut buf = pool.get();
+                        buf.0.fill(i as u8);
+                        black_box(&buf);
+                    }
+                })
+            })
+        });
+    }
+    #[cfg(feature = "commonware")]
+    {
+        let pool = commonware_peer::pool(CAPACITY as u32);
+        g.bench_function(BenchmarkId::new(commonware_peer::NAME, "Small"), |b| {
+            b.iter_custom(|iters| {
+                on_threads(2, iters, |n| {
+                    for i in 0..n {
+                        commonware_peer::write_2k(&pool, i as u8);
+                    }
+                })
+            })
+        });
+    }
+    let queue = ArrayQueue::new(CAPACITY);
+    for _ in 0..CAPACITY {
+        queue.push(Box::new([0u8; 2048])).unwrap();
+    }
+    g.bench_function(
+        BenchmarkId::new("crossbeam_queue::ArrayQueue<Box<[u8; 2048]>>", "Small"),
+        |b| {
+            b.iter_custom(|iters| {
+                on_threads(2, iters, |n| {
+                    for i in 0..n {
+                        let mut buf = spin_until_box(&queue);
+                        buf.fill(i as u8);
+                        black_box(&buf);
+                        queue.push(buf).unwrap();
+                    }
+                })
+            })
+        },
+    );
+    g.finish();
+}
+
+fn spin_until_box(queue: &ArrayQueue<Box<[u8; 2048]>>) -> Box<[u8; 2048]> {
+    let backoff = crossbeam_utils::Backoff::new();
+    loop {
+        if let Some(b) = queue.pop() {
+            return b;
+        }
+        backoff.snooze();
+    }
 }
 
 /// Latency from a put to the return of a `get` that was asleep waiting for
@@ -332,6 +493,7 @@ criterion_group!(
     benches,
     single_thread,
     contended,
+    write_2k,
     exhaustion,
     batch_64,
     wakeup

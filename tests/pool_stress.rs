@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use iobuf::{BoundedPool, BufferTier, Error, PicoBuffer};
+use iobuf::{BoundedPool, BufferTier, Error, PicoBuffer, PoolConfig};
 
 const WATCHDOG: Duration = Duration::from_secs(300);
 
@@ -118,18 +118,44 @@ fn worker(oracle: &Oracle, who: u64, ops: u64) {
 }
 
 fn stress(capacity: usize, threads: u64) {
-    let ops = ops_per_thread();
+    stress_with(capacity, threads, PoolConfig::new());
+}
+
+/// With thread caches forced on small pools, most gets find the ring empty
+/// and must take buffers out of other threads' caches.
+/// Tiny pools steal on nearly every get (each steal is a `membarrier`
+/// broadcast), so they run an eighth of the operations.
+fn stress_cached(capacity: usize, threads: u64, cache: usize) {
+    let ops = if capacity < 64 {
+        ops_per_thread() / 8
+    } else {
+        ops_per_thread()
+    };
+    stress_with_ops(
+        capacity,
+        threads,
+        PoolConfig::new().thread_cache(cache),
+        ops,
+    );
+}
+
+fn stress_with(capacity: usize, threads: u64, config: PoolConfig) {
+    stress_with_ops(capacity, threads, config, ops_per_thread());
+}
+
+fn stress_with_ops(capacity: usize, threads: u64, config: PoolConfig, ops: u64) {
     let oracle = Arc::new(Oracle {
-        pool: Arc::new(BoundedPool::new(capacity).unwrap()),
+        pool: Arc::new(BoundedPool::with_config(capacity, config).unwrap()),
         held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
         gets: AtomicU64::new(0),
     });
     let (done_tx, done_rx) = mpsc::channel();
     let started = Instant::now();
+    let mut handles = Vec::new();
     for who in 0..threads {
         let oracle = oracle.clone();
         let done = done_tx.clone();
-        std::thread::spawn(move || {
+        handles.push(std::thread::spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 worker(&oracle, who, ops)
             }));
@@ -139,7 +165,7 @@ fn stress(capacity: usize, threads: u64) {
                     .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default()
             }));
-        });
+        }));
     }
     for _ in 0..threads {
         match done_rx.recv_timeout(WATCHDOG.saturating_sub(started.elapsed())) {
@@ -153,6 +179,11 @@ fn stress(capacity: usize, threads: u64) {
             ),
         }
     }
+    // Every worker finished; joining also waits for their thread-local
+    // destructors, which flush their caches into the ring.
+    for handle in handles {
+        handle.join().unwrap();
+    }
     let pool = &oracle.pool;
     assert_eq!(pool.available(), capacity, "an index was lost");
     let mut seen = vec![false; capacity];
@@ -162,7 +193,8 @@ fn stress(capacity: usize, threads: u64) {
     }
     assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
     println!(
-        "capacity {capacity:>4}, {threads} threads: {} gets in {:?} ({:?})",
+        "capacity {capacity:>4} (cache {}), {threads} threads: {} gets in {:?} ({:?})",
+        pool.thread_cache_capacity(),
         oracle.gets.load(Ordering::Relaxed),
         started.elapsed(),
         pool.stats()
@@ -194,4 +226,20 @@ stress_tests! {
     capacity_1024_threads_2: 1024, 2;
     capacity_1024_threads_4: 1024, 4;
     capacity_1024_threads_8: 1024, 8;
+}
+
+macro_rules! cached_stress_tests {
+    ($($name:ident: $capacity:expr, $threads:expr, $cache:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            stress_cached($capacity, $threads, $cache);
+        }
+    )*};
+}
+
+cached_stress_tests! {
+    cached_capacity_2_threads_4_cache_1: 2, 4, 1;
+    cached_capacity_4_threads_8_cache_2: 4, 8, 2;
+    cached_capacity_8_threads_4_cache_8: 8, 4, 8;
+    cached_capacity_64_threads_8_cache_16: 64, 8, 16;
 }

@@ -19,8 +19,10 @@ mod net {
 mod disk {
     iobuf::buffer_pools! {
         page: 4096 x 32,
-        #[pool(prefault, huge_pages)]
+        #[pool(prefault, huge_pages, thread_cache = 0)]
         extent: 0x1MiB x 2,
+        #[pool(thread_cache = 16)]
+        block: 64KiB x 64,
         tiny_header: 512B x 1_024,
         rx_ring: 2_048B x 4,
     }
@@ -49,10 +51,17 @@ fn two_modules_have_their_own_sets() {
     assert_eq!(disk::TinyHeader::SIZE, 512);
     assert_eq!(disk::RxRing::SIZE, 2048);
     assert_eq!(disk::tiny_header().capacity(), 1024);
+    assert_eq!(disk::block().thread_cache_capacity(), 16);
+    assert_eq!(disk::extent().thread_cache_capacity(), 0);
+    assert_eq!(
+        disk::tiny_header().thread_cache_capacity(),
+        64,
+        "the default"
+    );
     assert_eq!(net::TOTAL_BYTES, 2048 * 64 + 8192 * 16 + (128 << 10) * 8);
     assert_eq!(
         disk::TOTAL_BYTES,
-        4096 * 32 + (1 << 20) * 2 + 512 * 1024 + 2048 * 4
+        4096 * 32 + (1 << 20) * 2 + (64 << 10) * 64 + 512 * 1024 + 2048 * 4
     );
     // Same size in two modules: distinct types, distinct pools.
     let a = net::get(2048).unwrap();

@@ -73,6 +73,7 @@ extern crate self as iobuf;
 
 mod buffer;
 mod error;
+mod fence;
 pub mod iovec;
 pub mod mem;
 pub mod pool;

@@ -47,7 +47,8 @@ use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 /// - Doc comments on an entry document its buffer type and its accessor.
 ///   Other attributes go on the buffer type.
 /// - `#[pool(...)]` sets [`PoolConfig`] options: `zero_on_return`,
-///   `huge_pages`, `lock_memory`, `prefault`.
+///   `huge_pages`, `lock_memory`, `prefault`, and `thread_cache = N`
+///   (buffers per thread cache; 0 turns caching off).
 ///
 /// Mistakes are compile errors that point at the offending tokens, all
 /// reported together.

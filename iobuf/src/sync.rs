@@ -5,17 +5,28 @@
 //! `--cfg loom` still gets std's types in iobuf.
 
 #[cfg(all(loom, test))]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(all(loom, test))]
 #[allow(unused_imports)]
 pub(crate) use loom::{
     hint,
-    sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence},
+    sync::atomic::{
+        AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    },
 };
+#[cfg(all(loom, test))]
+pub(crate) use std::sync::atomic::compiler_fence;
+#[cfg(not(all(loom, test)))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(not(all(loom, test)))]
 #[allow(unused_imports)]
 pub(crate) use core::{
     hint,
-    sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence},
+    sync::atomic::{
+        AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        compiler_fence, fence,
+    },
 };
 
 /// Loom models a `SeqCst` access as `AcqRel`; it does model `fence(SeqCst)`.

@@ -54,10 +54,18 @@ pub(crate) struct Options {
     pub huge_pages: Option<Span>,
     pub lock_memory: Option<Span>,
     pub prefault: Option<Span>,
+    /// `thread_cache = N`: buffers per thread cache (0 turns caching off).
+    pub thread_cache: Option<(u128, Span)>,
 }
 
 /// The `#[pool(...)]` option names, for messages.
-pub(crate) const OPTIONS: [&str; 4] = ["zero_on_return", "huge_pages", "lock_memory", "prefault"];
+pub(crate) const OPTIONS: [&str; 5] = [
+    "zero_on_return",
+    "huge_pages",
+    "lock_memory",
+    "prefault",
+    "thread_cache = N",
+];
 
 impl Invocation {
     pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Invocation {
@@ -282,6 +290,22 @@ fn parse_count(input: ParseStream<'_>) -> syn::Result<Quantity> {
 fn parse_options(attr: &Attribute, options: &mut Options, late: &mut Errors) {
     let parsed = attr.parse_nested_meta(|meta| {
         let span = meta.path.span();
+        if meta.path.is_ident("thread_cache") {
+            if options.thread_cache.is_some() {
+                late.push(syn::Error::new(
+                    span,
+                    "this option is given twice; keep one",
+                ));
+            }
+            let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "write `thread_cache = N`, N buffers per thread (0: off)",
+                )
+            })?;
+            options.thread_cache = Some((lit.base10_parse()?, lit.span()));
+            return Ok(());
+        }
         let slot = if meta.path.is_ident("zero_on_return") {
             &mut options.zero_on_return
         } else if meta.path.is_ident("huge_pages") {

@@ -229,7 +229,11 @@ fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
     .map(|(option, _)| {
         let method = format_ident!("{option}");
         quote!(.#method(true))
-    });
+    })
+    .chain(e.options.thread_cache.map(|(n, _)| {
+        let n = usize_lit(n);
+        quote!(.thread_cache(#n))
+    }));
     quote! {
         #[doc = #type_doc]
         #[doc = ""]

@@ -9,6 +9,9 @@ use crate::valid::Errors;
 /// The largest pool: 2^31 buffers.
 const MAX_COUNT: u128 = 1 << 31;
 
+/// `iobuf::pool::MAX_THREAD_CACHE`.
+const MAX_THREAD_CACHE: u128 = 4096;
+
 /// What `usize` holds on the 64-bit targets iobuf supports.
 const USIZE_MAX: u128 = u64::MAX as u128;
 
@@ -93,6 +96,15 @@ pub(crate) fn check(invocation: &Invocation, errors: &mut Errors) {
             ));
         } else {
             sizes.insert(size, &entry.name);
+        }
+
+        if let Some((n, span)) = entry.options.thread_cache {
+            if n > MAX_THREAD_CACHE {
+                errors.push(syn::Error::new(
+                    span,
+                    format!("a thread cache holds at most {MAX_THREAD_CACHE} buffers"),
+                ));
+            }
         }
 
         let count = entry.count.value;

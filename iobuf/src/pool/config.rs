@@ -35,6 +35,33 @@ pub struct PoolConfig {
     /// Commit every page of the slab at creation, so first use pays no page
     /// faults (otherwise pages are committed as buffers are first written).
     pub prefault: bool,
+    /// Buffers each thread may keep in its own cache (0: no caching).
+    /// `None` picks [`default_thread_cache`]: a sixteenth of the capacity,
+    /// at most 256, and no caching below 64 buffers, where caches would
+    /// strand most of the pool.
+    pub thread_cache: Option<usize>,
+}
+
+/// The largest thread cache.
+pub const MAX_THREAD_CACHE: usize = 4096;
+
+/// The default per-thread cache size for a pool of `capacity` buffers: a
+/// sixteenth of the pool, at most 256; off (0) below 64 buffers.
+///
+/// ```
+/// use iobuf::pool::default_thread_cache;
+/// assert_eq!(default_thread_cache(16), 0);
+/// assert_eq!(default_thread_cache(1024), 64);
+/// assert_eq!(default_thread_cache(1 << 20), 256);
+/// ```
+pub const fn default_thread_cache(capacity: usize) -> usize {
+    if capacity < 64 {
+        0
+    } else if capacity / 16 > 256 {
+        256
+    } else {
+        capacity / 16
+    }
 }
 
 impl PoolConfig {
@@ -46,6 +73,7 @@ impl PoolConfig {
             huge_pages: false,
             lock_memory: false,
             prefault: false,
+            thread_cache: None,
         }
     }
 
@@ -77,6 +105,14 @@ impl PoolConfig {
         self
     }
 
+    /// Sets [`thread_cache`](Self::thread_cache): each thread keeps up to
+    /// `buffers` in its own cache (0 turns caching off).
+    #[must_use = "builder methods return the changed config"]
+    pub const fn thread_cache(mut self, buffers: usize) -> Self {
+        self.thread_cache = Some(buffers);
+        self
+    }
+
     pub(crate) fn map_options(&self) -> MapOptions {
         MapOptions {
             huge_pages: self.huge_pages,
@@ -101,6 +137,11 @@ pub struct PoolStats {
     pub in_use: usize,
     /// Blocking gets asleep right now, waiting for a buffer.
     pub waiting: usize,
+    /// Of `available`, the buffers idle in threads' caches.
+    pub cached: usize,
+    /// Thread caches the pool tracks: one per thread that used it, dropped
+    /// after the thread exits.
+    pub thread_caches: usize,
     /// Blocking gets that found the pool empty after spinning and slept.
     pub waits: u64,
     /// Gets whose deadline passed before a buffer came back.

@@ -1,0 +1,568 @@
+//! Per-thread magazines: a small LIFO stack of free indices per (thread,
+//! pool), in front of the shared ring, after Bonwick's magazines (USENIX
+//! 2001) and jemalloc's tcache.
+//!
+//! # Fast path
+//!
+//! The owner thread finds its magazine through a drop-free `thread_local!`
+//! table keyed by pool id, then pops or pushes with plain atomic loads and
+//! stores: no read-modify-write, no system call. The most recently returned,
+//! cache-hot buffer goes out first. An empty magazine refills a batch from the
+//! ring, and a full one spills a batch back.
+//!
+//! # Stealing (liveness)
+//!
+//! Buffers idle in one thread's magazine must never keep another thread's
+//! `get` asleep. A thief (a getter that found the ring empty) takes idle
+//! indices out of other threads' magazines, even from owners that never run
+//! again. Owner and thief follow an asymmetric Dekker protocol:
+//!
+//! ```text
+//! owner, each operation                thief
+//! busy = 1                             lock the magazine
+//! light fence (compiler only)          steal = 1
+//! if steal: busy = 0, slow path        heavy fence (membarrier(2): a full
+//! ... pop or push ...                    barrier on every running thread)
+//! busy = 0 (release)                   wait until busy == 0 (acquire)
+//!                                      take indices; steal = 0 (release)
+//! ```
+//!
+//! The heavy fence runs a full barrier on the owner's CPU at some point of
+//! the owner's instruction stream. If that point comes before the owner's
+//! `busy = 1`, the owner's later load sees `steal = 1` and keeps off. If it
+//! comes after, `busy = 1` is visible to the thief, which waits. Either way
+//! the two never touch the items at once (I1 holds). Where `membarrier(2)` is
+//! missing, both fences are full `SeqCst` fences: the classic symmetric
+//! Dekker, slower but equally correct. The loom model (`tests.rs`) checks
+//! the symmetric form.
+//!
+//! A put checks the pool's waiter count inside the same protected section.
+//! A getter raises the count before it steals, so either the put sees the
+//! waiter and sends its index to the ring, waking the sleeper, or the
+//! getter's steal sees the index in the magazine.
+//!
+//! # Lifetimes
+//!
+//! A magazine is shared (`Arc`) by its pool's registry and its thread's
+//! exit guard. Everything but the owner's fast path goes through the
+//! magazine's lock, which also guards `detached`. A dropped pool detaches its
+//! magazines, so no later flush pushes into it. Thread exit flushes the
+//! thread's magazines and disables its table, so that a buffer returned from
+//! a later thread-local destructor goes straight to the ring.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+use super::Shared;
+use crate::sync::{AtomicBool, AtomicU8, AtomicU32, Mutex, MutexGuard, Ordering, hint};
+
+#[cfg(all(loom, test))]
+mod tests;
+
+/// How many pools a thread keeps at hand in its fast table; a thread that
+/// uses more evicts (and flushes) the least recently used.
+const SLOTS: usize = 4;
+
+use crate::fence::heavy as heavy_fence;
+
+/// The owner's side of the asymmetric fence. Pools enable caches only where
+/// the heavy side is `membarrier(2)` (see `fence::is_asymmetric`), so this
+/// is a compiler fence; under loom, where the heavy side is a `SeqCst`
+/// fence, it is one too.
+#[inline(always)]
+fn light_fence() {
+    #[cfg(all(loom, test))]
+    crate::sync::fence(Ordering::SeqCst);
+    #[cfg(not(all(loom, test)))]
+    crate::sync::compiler_fence(Ordering::SeqCst);
+}
+
+/// `Hot::flags`: a thief is at work; the owner keeps off.
+const STEAL: u8 = 1;
+/// `Hot::flags`: a getter is asleep on the pool; returns go to the ring.
+const WAIT: u8 = 2;
+
+/// One thread's cache for one pool.
+pub(crate) struct Magazine {
+    /// What the owner touches on every operation, on one line. Thieves
+    /// write `steal` there too, but only when they steal.
+    hot: CachePadded<Hot>,
+    /// The indices, `len` of them valid; written by the owner or under
+    /// `lock`.
+    items: Box<[AtomicU32]>,
+    /// Taken by thieves, flushes and detaching, never by the fast path.
+    lock: Mutex<State>,
+    pool_id: u32,
+    /// Indices moved per refill or spill.
+    batch: u32,
+    /// Its thread exited (after flushing): the pool's registry drops it the
+    /// next time it is locked, so registries track live threads only.
+    retired: AtomicBool,
+}
+
+struct Hot {
+    /// The owner is inside a fast-path operation.
+    busy: AtomicBool,
+    /// `STEAL | WAIT`, written under the lock by others, read by the owner on
+    /// every operation: any bit set sends it to its slow path.
+    flags: AtomicU8,
+    len: AtomicU32,
+}
+
+/// What the lock guards.
+pub(crate) struct State {
+    /// The pool was dropped: nothing may be pushed into it any more.
+    detached: bool,
+    /// The pool's shared state, valid while `!detached`.
+    shared: *const Shared,
+}
+
+// SAFETY: `shared` is only dereferenced under the lock while `!detached`,
+// when the pool (and the `Shared` it boxes) is alive and is itself Sync.
+unsafe impl Send for State {}
+
+/// What a fast-path operation decided.
+pub(crate) enum Fast {
+    Done,
+    Got(u32),
+    /// Take the slow path (empty, full, being stolen from, or a waiter).
+    Slow,
+}
+
+impl Magazine {
+    /// A magazine; `waiting` starts it with `WAIT` set (a getter sleeps).
+    pub(crate) fn new(
+        shared: *const Shared,
+        pool_id: u32,
+        capacity: u32,
+        waiting: bool,
+    ) -> Arc<Self> {
+        Arc::new(Magazine {
+            hot: CachePadded::new(Hot {
+                busy: AtomicBool::new(false),
+                flags: AtomicU8::new(if waiting { WAIT } else { 0 }),
+                len: AtomicU32::new(0),
+            }),
+            items: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            lock: Mutex::new(State {
+                detached: false,
+                shared,
+            }),
+            pool_id,
+            batch: capacity.div_ceil(2),
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether its thread exited.
+    pub(crate) fn is_retired(&self) -> bool {
+        // ORDERING: Acquire: pairs with `retire`; a stale `false` only keeps
+        // an empty magazine listed a little longer.
+        self.retired.load(Ordering::Acquire)
+    }
+
+    fn capacity(&self) -> u32 {
+        self.items.len() as u32
+    }
+
+    /// Indices held now (racy unless the caller holds the lock and the
+    /// owner is quiet).
+    pub(crate) fn len(&self) -> usize {
+        // ORDERING: Relaxed: a count for statistics and a hint for thieves;
+        // the protocol, not this load, makes taking items safe.
+        self.hot.len.load(Ordering::Relaxed) as usize
+    }
+
+    /// Owner fast path: pop the most recently pushed index.
+    #[inline]
+    pub(crate) fn pop(&self) -> Fast {
+        self.enter();
+        let result = if self.flags() & STEAL != 0 {
+            Fast::Slow
+        } else {
+            // ORDERING: Relaxed: only the owner writes `len` outside the lock,
+            // and a thief's writes are acquired through `steal` (see `stolen`).
+            let n = self.hot.len.load(Ordering::Relaxed);
+            if n == 0 {
+                Fast::Slow
+            } else {
+                debug_assert!(
+                    n <= self.capacity(),
+                    "len {n} > capacity {}",
+                    self.capacity()
+                );
+                // ORDERING: Relaxed, as `len`.
+                let index = self.items[n as usize - 1].load(Ordering::Relaxed);
+                // ORDERING: Relaxed, as `len`.
+                self.hot.len.store(n - 1, Ordering::Relaxed);
+                Fast::Got(index)
+            }
+        };
+        self.leave();
+        result
+    }
+
+    /// Owner fast path: push `index`, unless a getter is waiting (then it
+    /// must go to the ring, where the waiter finds it).
+    #[inline]
+    pub(crate) fn push(&self, index: u32) -> Fast {
+        self.enter();
+        let mask = if cfg!(iobuf_mutant = "cache_ignores_waiters") {
+            STEAL
+        } else {
+            STEAL | WAIT
+        };
+        let result = if self.flags() & mask != 0 {
+            Fast::Slow
+        } else {
+            // ORDERING: Relaxed, as in `pop`.
+            let n = self.hot.len.load(Ordering::Relaxed);
+            if n == self.capacity() {
+                Fast::Slow
+            } else {
+                // ORDERING: Relaxed, as in `pop`.
+                self.item(n).store(index, Ordering::Relaxed);
+                // ORDERING: Relaxed, as in `pop`.
+                self.hot.len.store(n + 1, Ordering::Relaxed);
+                Fast::Done
+            }
+        };
+        self.leave();
+        result
+    }
+
+    #[inline(always)]
+    fn enter(&self) {
+        // ORDERING: Relaxed, then the light fence: the owner's half of the
+        // asymmetric Dekker (module docs); the thief's heavy fence makes
+        // this store visible before the thief reads it.
+        self.hot.busy.store(true, Ordering::Relaxed);
+        light_fence();
+    }
+
+    #[inline(always)]
+    fn flags(&self) -> u8 {
+        if cfg!(iobuf_mutant = "cache_ignores_steal") {
+            // ORDERING: as below.
+            return self.hot.flags.load(Ordering::Acquire) & !STEAL;
+        }
+        // ORDERING: Acquire: when it reads the value a thief stored after
+        // taking items, the thief's changes to `items`/`len` are visible.
+        self.hot.flags.load(Ordering::Acquire)
+    }
+
+    /// Slot `i` of the items, `i < capacity`.
+    #[inline(always)]
+    fn item(&self, i: u32) -> &AtomicU32 {
+        debug_assert!(
+            i < self.capacity(),
+            "item {i} >= capacity {}",
+            self.capacity()
+        );
+        // SAFETY: every caller passes `i < len <= capacity` (pop) or
+        // `i == len < capacity` (push), asserted above.
+        unsafe { self.items.get_unchecked(i as usize) }
+    }
+
+    #[inline(always)]
+    fn leave(&self) {
+        // ORDERING: Release: publishes this operation's writes to a thief
+        // that sees `busy == false` with its Acquire load.
+        self.hot.busy.store(false, Ordering::Release);
+    }
+
+    /// Locks the magazine against every other locker (thieves hold the same
+    /// mutex while they work): no fence, no system call. The owner may still
+    /// run its fast path, so only the owner thread may move items under this
+    /// lock; others may only change `flags`.
+    pub(crate) fn lock(&self) -> Exclusive<'_> {
+        Exclusive {
+            magazine: self,
+            state: self.lock.lock().unwrap_or_else(|e| e.into_inner()),
+            thief: false,
+        }
+    }
+
+    /// Locks the magazine from another thread (a thief, or a dropping
+    /// pool): raises `steal` and waits until the owner is out of its fast
+    /// path, which then keeps off until the guard drops.
+    pub(crate) fn lock_as_thief(&self) -> Exclusive<'_> {
+        let state = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // ORDERING: Relaxed, then the heavy fence (module docs). Only lock
+        // holders write `flags`, so a load and a store do not race.
+        let flags = self.hot.flags.load(Ordering::Relaxed);
+        self.hot.flags.store(flags | STEAL, Ordering::Relaxed);
+        heavy_fence();
+        let mut spins = 0u32;
+        // ORDERING: Acquire: pairs with the owner's Release in `leave`.
+        while self.hot.busy.load(Ordering::Acquire) {
+            // The owner is mid-operation, a few instructions long; it may
+            // be preempted, so yield after a while.
+            spins += 1;
+            if spins < 64 || cfg!(all(loom, test)) {
+                hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Exclusive {
+            magazine: self,
+            state,
+            thief: true,
+        }
+    }
+}
+
+/// A locked magazine: the owner is out of its fast path until it drops.
+pub(crate) struct Exclusive<'a> {
+    magazine: &'a Magazine,
+    state: MutexGuard<'a, State>,
+    /// Locked by a thief, which raised `steal` and lowers it on drop.
+    thief: bool,
+}
+
+impl Exclusive<'_> {
+    /// The pool's shared state, unless the pool was dropped.
+    pub(crate) fn shared(&self) -> Option<&Shared> {
+        if self.state.detached {
+            return None;
+        }
+        // SAFETY: not detached, and we hold the lock that `detach` takes: the
+        // pool, which owns `Shared` in a stable Box, is alive until we drop
+        // the lock.
+        Some(unsafe { &*self.state.shared })
+    }
+
+    /// Sets or clears `WAIT`: while set, the owner's returns go to the
+    /// ring (where sleeping getters look) instead of the cache.
+    pub(crate) fn set_waiting(&mut self, waiting: bool) {
+        // ORDERING: Relaxed load (only lock holders write `flags`), Release
+        // store: with `STEAL` cleared by this guard's drop, the owner sees it.
+        let flags = self.magazine.hot.flags.load(Ordering::Relaxed);
+        let flags = if waiting { flags | WAIT } else { flags & !WAIT };
+        self.magazine.hot.flags.store(flags, Ordering::Release);
+    }
+
+    pub(crate) fn detach(&mut self) {
+        self.state.detached = true;
+        self.set_len(0);
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        // ORDERING: Relaxed: the lock and the steal protocol order it.
+        self.magazine.hot.len.load(Ordering::Relaxed)
+    }
+
+    fn set_len(&self, n: u32) {
+        // ORDERING: Relaxed: published to the owner by `steal`'s Release in
+        // `drop`, and to other lockers by the mutex.
+        self.magazine.hot.len.store(n, Ordering::Relaxed);
+    }
+
+    /// Moves every index to the pool's ring and wakes sleepers, or drops
+    /// them if the pool is gone.
+    pub(crate) fn drain(&mut self) {
+        let n = self.len();
+        self.set_len(0);
+        let Some(shared) = self.shared() else { return };
+        for i in 0..n as usize {
+            // ORDERING: Relaxed, as `len`.
+            shared
+                .ring
+                .enqueue(self.magazine.items[i].load(Ordering::Relaxed));
+        }
+        if n > 0 {
+            shared.adapt.notify_all();
+        }
+    }
+
+    /// Takes the most recently pushed index, if any.
+    pub(crate) fn pop_one(&mut self) -> Option<u32> {
+        let n = self.len();
+        if n == 0 {
+            return None;
+        }
+        self.set_len(n - 1);
+        // ORDERING: Relaxed, as `len`.
+        Some(self.magazine.items[n as usize - 1].load(Ordering::Relaxed))
+    }
+
+    /// Adds an index; `false` (and nothing changed) when full.
+    pub(crate) fn push_one(&mut self, index: u32) -> bool {
+        let n = self.len();
+        if n == self.magazine.capacity() {
+            return false;
+        }
+        // ORDERING: Relaxed, as `len`.
+        self.magazine.items[n as usize].store(index, Ordering::Relaxed);
+        self.set_len(n + 1);
+        true
+    }
+
+    /// The batch size of refills and spills.
+    pub(crate) fn batch(&self) -> u32 {
+        self.magazine.batch
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        if self.thief {
+            // ORDERING: Release: the owner's next fast path acquires it and
+            // sees every change made under the lock. Only lock holders write
+            // `flags` (Relaxed load, as in `lock_as_thief`).
+            let flags = self.magazine.hot.flags.load(Ordering::Relaxed);
+            self.magazine
+                .hot
+                .flags
+                .store(flags & !STEAL, Ordering::Release);
+        }
+    }
+}
+
+// ---- The thread's tables -------------------------------------------------
+
+/// The fast table: no destructor, so `thread_local!` access is a plain
+/// thread-pointer-relative load.
+struct Table {
+    ids: [Cell<u32>; SLOTS],
+    magazines: [Cell<*const Magazine>; SLOTS],
+    /// Set once the thread's exit guard ran: caching is over for this thread.
+    disabled: Cell<bool>,
+}
+
+thread_local! {
+    static TABLE: Table = const {
+        Table {
+            ids: [const { Cell::new(0) }; SLOTS],
+            magazines: [const { Cell::new(std::ptr::null()) }; SLOTS],
+            disabled: Cell::new(false),
+        }
+    };
+    /// Owns this thread's magazines; its destructor flushes them.
+    static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
+}
+
+struct Owned(RefCell<Vec<Arc<Magazine>>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // First stop the fast table from handing out pointers we free below.
+        let _ = TABLE.try_with(|t| {
+            t.disabled.set(true);
+            for id in &t.ids {
+                id.set(0);
+            }
+        });
+        for magazine in self.0.borrow_mut().drain(..) {
+            flush(&magazine);
+            // ORDERING: Release: after the flush; see `is_retired`.
+            magazine.retired.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Moves every index of `magazine` back to its pool's ring, unless the pool
+/// is gone, and wakes sleepers.
+/// Called by the owner thread only: at exit, or when it evicts the
+/// magazine.
+pub(crate) fn flush(magazine: &Magazine) {
+    magazine.lock().drain();
+}
+
+/// This thread's magazine for `pool_id`, if it has one at hand. The pointer
+/// stays valid for the current pool operation: the thread's `OWNED` keeps
+/// the magazine alive, and the table forgets it before `OWNED` drops it.
+#[inline]
+pub(crate) fn lookup(pool_id: u32) -> Lookup {
+    // `with`, not `try_with`: the table has no destructor, so it is never
+    // torn down, and `with` skips the state check.
+    TABLE.with(|t| {
+        if t.ids[0].get() == pool_id {
+            return Lookup::Found(t.magazines[0].get());
+        }
+        if t.disabled.get() {
+            return Lookup::Disabled;
+        }
+        for i in 1..SLOTS {
+            if t.ids[i].get() == pool_id {
+                // Move to the front: most recently used first.
+                let (id, magazine) = (t.ids[i].get(), t.magazines[i].get());
+                t.ids[i].set(t.ids[0].get());
+                t.magazines[i].set(t.magazines[0].get());
+                t.ids[0].set(id);
+                t.magazines[0].set(magazine);
+                return Lookup::Found(magazine);
+            }
+        }
+        Lookup::Missing
+    })
+}
+
+/// Removes a magazine from this thread's fast table.
+fn forget(magazine: *const Magazine) {
+    let _ = TABLE.try_with(|t| {
+        for i in 0..SLOTS {
+            if t.magazines[i].get() == magazine {
+                t.ids[i].set(0);
+                t.magazines[i].set(std::ptr::null());
+            }
+        }
+    });
+}
+
+/// What `lookup` found.
+pub(crate) enum Lookup {
+    Found(*const Magazine),
+    /// Not at hand: register one (`attach`).
+    Missing,
+    /// The thread is exiting: use the ring directly.
+    Disabled,
+}
+
+/// Finds or makes this thread's magazine for a pool and puts it at the front
+/// of the fast table; `None` if the thread is exiting.
+pub(crate) fn attach(shared: &Shared, pool_id: u32, capacity: u32) -> Option<*const Magazine> {
+    OWNED
+        .try_with(|owned| {
+            let mut owned = owned.0.borrow_mut();
+            // Forget magazines of dropped pools, in the fast table first so
+            // that it never holds a pointer to a freed magazine.
+            owned.retain(|m| {
+                let live = m.lock.lock().map(|s| !s.detached).unwrap_or(false);
+                if !live {
+                    forget(Arc::as_ptr(m));
+                }
+                live
+            });
+            let magazine = match owned.iter().find(|m| m.pool_id == pool_id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = shared.register(pool_id, capacity);
+                    owned.push(m.clone());
+                    m
+                }
+            };
+            let ptr = Arc::as_ptr(&magazine);
+            let evicted = TABLE.with(|t| {
+                let last = SLOTS - 1;
+                let evicted = (t.ids[last].get() != 0).then(|| t.magazines[last].get());
+                for i in (1..SLOTS).rev() {
+                    t.ids[i].set(t.ids[i - 1].get());
+                    t.magazines[i].set(t.magazines[i - 1].get());
+                }
+                t.ids[0].set(pool_id);
+                t.magazines[0].set(ptr);
+                evicted
+            });
+            if let Some(evicted) = evicted {
+                // SAFETY: the table only holds magazines that `owned` keeps
+                // alive, and `owned` is borrowed here, so nothing dropped it.
+                flush(unsafe { &*evicted });
+            }
+            ptr
+        })
+        .ok()
+}
