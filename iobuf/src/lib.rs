@@ -5,6 +5,10 @@
 //! page-aligned, and buffers hand straight to `readv`/`writev`/io_uring as
 //! iovecs. It is a Rust take on the Go library of the same name.
 //!
+//! This page is a guide, in the order you meet things: tiers, pools, the
+//! macros that declare them, iovecs for vectored I/O, and the progress model
+//! behind a blocking `get`.
+//!
 //! # Tiers
 //!
 //! Buffers come in twelve power-of-4 sizes, [`Tier::Pico`] (32 B) to
@@ -17,15 +21,63 @@
 //! use iobuf::{Tier, buffer_size_for};
 //! assert_eq!(Tier::for_size(1500), Some(Tier::Small));
 //! assert_eq!(buffer_size_for(1500), Some(2048));
+//! assert_eq!("huge".parse::<Tier>()?.size(), 2 << 20);
+//! # Ok::<(), iobuf::ParseTierError>(())
 //! ```
 //!
-//! # Buffer types
+//! # Pools
 //!
-//! A buffer type is a plain block of bytes: [`BufferTier`], implemented with
-//! `#[derive(BufferTier)]`, which checks at compile time that the type has
-//! only byte-array fields and no padding.
+//! A [`BoundedPool<T>`](BoundedPool) holds `capacity` buffers in one
+//! page-aligned slab, committed lazily. Its free indices circulate through a
+//! lock-free ring, with a small per-thread cache in front. There are three
+//! ways to hold a buffer:
+//!
+//! - a [`Pooled`] guard ([`get`](BoundedPool::get),
+//!   [`try_get`](BoundedPool::try_get),
+//!   [`get_timeout`](BoundedPool::get_timeout)), which puts the buffer back
+//!   when dropped;
+//! - an [`OwnedPooled`] guard for `Arc`-shared pools, `'static` for threads
+//!   and tasks;
+//! - a bare [`BufIndex`] token (the index is the io_uring buffer id).
 //!
 //! ```
+//! use iobuf::{Error, SmallBufferPool};
+//!
+//! let pool = SmallBufferPool::new(1024)?;     // 1024 x 2 KiB
+//! let mut buf = pool.get();                   // waits if all are taken
+//! buf.0[..5].copy_from_slice(b"hello");
+//!
+//! let mut idx = pool.try_get_index()?;        // never waits
+//! pool.value_mut(&mut idx).0[0] = 1;
+//! pool.put(idx);
+//!
+//! drop(buf);                                  // back to the pool
+//! assert_eq!(pool.available(), 1024);
+//! # let _: Option<Error> = None;
+//! # Ok::<(), iobuf::Error>(())
+//! ```
+//!
+//! [`PoolConfig`] adds zero-on-return, huge pages, `mlock`, pre-faulting and
+//! the per-thread cache size. [`PoolStats`] reports the pool's state.
+//!
+//! # Macros
+//!
+//! [`buffer_pools!`] declares an application's pools in one line per size,
+//! with a typed buffer and a pool singleton for each, and `get(len)`, which
+//! picks the smallest that fits. `#[derive(BufferTier)]` makes your own
+//! buffer types; it checks at compile time that they are plain bytes with
+//! no padding.
+//!
+//! ```
+//! mod pools {
+//!     iobuf::buffer_pools! {
+//!         /// Packet buffers.
+//!         small: 2KiB x 1024,
+//!         #[pool(zero_on_return)]
+//!         large: 128KiB x 64,
+//!     }
+//! }
+//!
 //! use iobuf::BufferTier;
 //!
 //! #[derive(BufferTier)]
@@ -36,31 +88,53 @@
 //!     body: [u8; 1984],
 //! }
 //!
-//! let mut p = Packet::zeroed_box();
+//! let buf = pools::get(1500).unwrap();        // a `small` buffer
+//! assert_eq!((buf.name(), buf.len()), ("small", 2048));
+//! let mut p = Packet::zeroed_box();           // on the heap, never the stack
 //! p.header[0] = 0x45;
 //! assert_eq!(p.as_bytes().len(), 2048);
 //! ```
 //!
-//! # Aligned memory
-//!
-//! [`aligned_mem`] and friends ([`mem`]) return owned, zeroed, aligned
-//! bytes; large requests are mapped lazily from the OS.
-//!
 //! # Vectored I/O
 //!
-//! [`IoVec`] ([`iovec`]) is a `libc::iovec` with a lifetime;
-//! [`iovecs_from`] and [`addr_len`] turn buffers into the arguments of
-//! `writev`/`readv`.
+//! [`IoVec`] ([`iovec`]) is a `libc::iovec` that carries the lifetime of
+//! the bytes it points to. [`iovecs_from`] and [`addr_len`] turn buffers
+//! into the arguments of `writev`/`readv`; [`fill_iovecs`] does it without
+//! allocating; [`IoVec::advance_slices`] handles partial transfers; and
+//! [`BoundedPool::iovecs`] hands a whole pool to io_uring's
+//! `register_buffers`.
 //!
 //! ```
 //! use iobuf::{PicoBuffer, addr_len, iovecs_from};
 //!
 //! let bufs = [PicoBuffer([b'a'; 32]), PicoBuffer([b'b'; 32])];
 //! let iov = iovecs_from(&bufs);
-//! let (addr, count) = addr_len(&iov);
+//! let (addr, count) = addr_len(&iov);         // for libc::writev(fd, addr, count)
 //! assert_eq!(count, 2);
 //! # let _ = addr;
 //! ```
+//!
+//! # Progress: strike, spin, adapt
+//!
+//! A blocking `get` makes one attempt (**strike**), then retries with
+//! bounded exponential spinning (**spin**), then sleeps on a futex-style word
+//! until a put wakes it (**adapt**). A put costs one load, and no system
+//! call, when nobody sleeps. The [`progress`] module exposes these tiers for
+//! other uses.
+//!
+//! # Aligned memory
+//!
+//! [`aligned_mem`] and friends ([`mem`]) return owned, zeroed, aligned
+//! bytes. Large requests are mapped lazily from the OS (a 1 GiB region costs
+//! no RAM until written), and bad input is an [`Error`], never a wrong size.
+//!
+//! # Correctness
+//!
+//! The ring follows Nikolaev's SCQ, and its cycle tags rule out the ABA
+//! bug of bare-index rings. It and the thread-cache protocol have loom
+//! models, and deliberate bugs compiled into either are caught by them.
+//! Stress tests check that no buffer ever has two holders and none is lost.
+//! Every public operation documents whether it can wait.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
