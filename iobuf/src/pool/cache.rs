@@ -109,7 +109,20 @@ struct Hot {
     /// every operation: any bit set sends it to its slow path.
     flags: AtomicU8,
     len: AtomicU32,
+    /// `items`' data, here so an operation touches one line of the
+    /// magazine besides the item itself.
+    items: *const AtomicU32,
 }
+
+// SAFETY: a Magazine is shared between its owner thread, thieves and its
+// pool. Every field is an atomic, a Mutex, or plain data fixed at creation;
+// `hot.items` is a raw pointer to the magazine's own `items` slots (atomics,
+// freed only with the magazine), so sharing or sending it shares or sends
+// only those atomics.
+unsafe impl Send for Magazine {}
+// SAFETY: as for Send: all access through `&Magazine` is to atomics or
+// through the Mutex.
+unsafe impl Sync for Magazine {}
 
 /// What the lock guards.
 pub(crate) struct State {
@@ -139,13 +152,15 @@ impl Magazine {
         capacity: u32,
         waiting: bool,
     ) -> Arc<Self> {
+        let items: Box<[AtomicU32]> = (0..capacity).map(|_| AtomicU32::new(0)).collect();
         Arc::new(Magazine {
             hot: CachePadded::new(Hot {
                 busy: AtomicBool::new(false),
                 flags: AtomicU8::new(if waiting { WAIT } else { 0 }),
                 len: AtomicU32::new(0),
+                items: items.as_ptr(),
             }),
-            items: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            items,
             lock: Mutex::new(State {
                 detached: false,
                 shared,
@@ -261,9 +276,14 @@ impl Magazine {
             "item {i} >= capacity {}",
             self.capacity()
         );
-        // SAFETY: every caller passes `i < len <= capacity` (pop) or
-        // `i == len < capacity` (push), asserted above.
-        unsafe { self.items.get_unchecked(i as usize) }
+        // SAFETY: `hot.items` points to `items`' `capacity` slots, and every
+        // caller passes `i < len <= capacity` (pop) or `i == len < capacity`
+        // (push), asserted above, so the offset stays inside them.
+        let slot = unsafe { self.hot.items.add(i as usize) };
+        // SAFETY: `slot` is in bounds (above), aligned, and points to an
+        // initialised atomic that lives as long as `self` (the Box is never
+        // replaced or freed before the magazine).
+        unsafe { &*slot }
     }
 
     #[inline(always)]
