@@ -87,7 +87,7 @@ const WAIT: u8 = 2;
 /// One thread's cache for one pool.
 pub(crate) struct Magazine {
     /// What the owner touches on every operation, on one line. Thieves
-    /// write `steal` there too, but only when they steal.
+    /// write `flags` there too, but only when they steal or a getter waits.
     hot: CachePadded<Hot>,
     /// The indices, `len` of them valid; written by the owner or under
     /// `lock`.
@@ -198,7 +198,7 @@ impl Magazine {
             Fast::Slow
         } else {
             // ORDERING: Relaxed: only the owner writes `len` outside the lock,
-            // and a thief's writes are acquired through `steal` (see `stolen`).
+            // and a thief's writes are acquired through `flags` (see `flags`).
             let n = self.hot.len.load(Ordering::Relaxed);
             if n == 0 {
                 Fast::Slow
@@ -209,7 +209,7 @@ impl Magazine {
                     self.capacity()
                 );
                 // ORDERING: Relaxed, as `len`.
-                let index = self.items[n as usize - 1].load(Ordering::Relaxed);
+                let index = self.item(n - 1).load(Ordering::Relaxed);
                 // ORDERING: Relaxed, as `len`.
                 self.hot.len.store(n - 1, Ordering::Relaxed);
                 Fast::Got(index)
@@ -306,7 +306,7 @@ impl Magazine {
     }
 
     /// Locks the magazine from another thread (a thief, or a dropping
-    /// pool): raises `steal` and waits until the owner is out of its fast
+    /// pool): raises `STEAL` and waits until the owner is out of its fast
     /// path, which then keeps off until the guard drops.
     pub(crate) fn lock_as_thief(&self) -> Exclusive<'_> {
         let state = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -339,7 +339,7 @@ impl Magazine {
 pub(crate) struct Exclusive<'a> {
     magazine: &'a Magazine,
     state: MutexGuard<'a, State>,
-    /// Locked by a thief, which raised `steal` and lowers it on drop.
+    /// Locked by a thief, which raised `STEAL` and lowers it on drop.
     thief: bool,
 }
 
@@ -376,8 +376,8 @@ impl Exclusive<'_> {
     }
 
     fn set_len(&self, n: u32) {
-        // ORDERING: Relaxed: published to the owner by `steal`'s Release in
-        // `drop`, and to other lockers by the mutex.
+        // ORDERING: Relaxed: published to the owner by the Release store of
+        // `flags` in `drop`, and to other lockers by the mutex.
         self.magazine.hot.len.store(n, Ordering::Relaxed);
     }
 

@@ -35,6 +35,7 @@ pub struct Pooled<'a, T> {
 }
 
 impl<'a, T> Pooled<'a, T> {
+    #[inline]
     pub(super) fn new(pool: &'a BoundedPool<T>, index: u32) -> Self {
         Pooled {
             pool,
@@ -93,6 +94,7 @@ impl<T: BufferTier> AsMut<[u8]> for Pooled<'_, T> {
 }
 
 impl<T> Drop for Pooled<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.pool.release(self.index);
     }

@@ -428,6 +428,7 @@ impl<T> BoundedPool<T> {
     /// # Errors
     ///
     /// [`Error::WouldBlock`] when every buffer is held.
+    #[inline]
     pub fn try_get(&self) -> Result<Pooled<'_, T>, Error> {
         self.strike()
             .map(|i| Pooled::new(self, i))
@@ -436,6 +437,7 @@ impl<T> BoundedPool<T> {
 
     /// Takes a buffer, waiting as long as it takes for one to be returned:
     /// strike, spin, then sleep until a return wakes it.
+    #[inline]
     pub fn get(&self) -> Pooled<'_, T> {
         Pooled::new(self, self.acquire(None).expect("no deadline"))
     }
