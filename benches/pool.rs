@@ -10,6 +10,10 @@
 //! - `lfqueue::AllocBoundedQueue` (another SCQ implementation);
 //! - `Mutex<Vec<u32>>` (with a `Condvar` where a workload blocks).
 //!
+//! The single-thread group also runs a bare `thread_local!` stack of
+//! indices: not a pool, but what thread-local storage alone costs in this
+//! harness, the structure every thread cache builds on.
+//!
 //! With `--features commonware`, also `commonware_runtime::BufferPool`
 //! 2026.9.0 (thread-cached, 2 KiB class of 1024 buffers). It takes minutes
 //! to compile, so CI does not build it.
@@ -18,6 +22,7 @@
 //! Results are ratios within one run: absolute times drift on shared
 //! machines.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -85,6 +90,7 @@ mod commonware_peer {
             .start(|context| async move { context.network_buffer_pool().clone() })
     }
 
+    #[inline(never)]
     pub fn pair(pool: &BufferPool) {
         drop(std::hint::black_box(pool.try_alloc(2048).unwrap()));
     }
@@ -169,12 +175,66 @@ impl FreeList for Locked {
     }
 }
 
+/// Not a pool: a drop-free `thread_local!` pointer to a stack of indices,
+/// with no pool to find, no bound to keep and nothing shared; the reference
+/// for what a thread cache costs at least. A cache that serves many pools
+/// reaches its stack through a pointer, as this one does. Only the
+/// single-thread group runs it.
+struct TlsStack {
+    len: Cell<usize>,
+    items: [Cell<u32>; CAPACITY],
+}
+
+thread_local! {
+    static TLS_STACK: Cell<*const TlsStack> = const { Cell::new(std::ptr::null()) };
+}
+
+impl TlsStack {
+    const NAME: &'static str = "thread_local! stack (reference, not a pool)";
+
+    /// Makes this thread's stack, full; it lives until the thread exits.
+    fn install() {
+        let stack = Box::leak(Box::new(TlsStack {
+            len: Cell::new(CAPACITY),
+            items: std::array::from_fn(|i| Cell::new(i as u32)),
+        }));
+        TLS_STACK.with(|s| s.set(stack));
+    }
+
+    #[inline]
+    fn with<R>(f: impl FnOnce(&TlsStack) -> R) -> R {
+        // SAFETY: `install` leaked the stack, and only this thread uses it
+        // (the pointer is thread-local and `Cell`s are not Sync).
+        TLS_STACK.with(|s| f(unsafe { &*s.get() }))
+    }
+
+    /// One get+put pair. The index is widened for `black_box`: a 4-byte
+    /// value stored into the 8-byte slot that the epilogue reloads whole is
+    /// a failed store-to-load forward here, which tripled the time.
+    #[inline(never)]
+    fn pair() {
+        let i = black_box(Self::with(|s| {
+            let n = s.len.get() - 1;
+            s.len.set(n);
+            s.items[n].get()
+        }) as u64);
+        Self::with(|s| {
+            let n = s.len.get();
+            s.items[n].set(i as u32);
+            s.len.set(n + 1);
+        });
+    }
+}
+
 /// One get+put pair for each contender. iobuf goes through its guard (get,
-/// drop), the way users call it.
+/// drop), the way users call it. Every contender's pair is one
+/// out-of-line call, so inlining choices do not differ between them.
+#[inline(never)]
 fn pair_iobuf(pool: &BoundedPool<SmallBuffer>) {
     drop(black_box(pool.get()));
 }
 
+#[inline(never)]
 fn pair<F: FreeList>(list: &F) {
     let i = black_box(list.take());
     list.give(i);
@@ -218,6 +278,10 @@ fn single_thread(c: &mut Criterion) {
     bench_peer::<Array>(&mut g);
     bench_peer::<Scq>(&mut g);
     bench_peer::<Locked>(&mut g);
+    TlsStack::install();
+    g.bench_function(BenchmarkId::new(TlsStack::NAME, "Small"), |b| {
+        b.iter(TlsStack::pair)
+    });
     g.finish();
 }
 

@@ -109,6 +109,8 @@ struct Hot {
     /// every operation: any bit set sends it to its slow path.
     flags: AtomicU8,
     len: AtomicU32,
+    /// `items.len()`, here for the same reason as `items`.
+    capacity: u32,
     /// `items`' data, here so an operation touches one line of the
     /// magazine besides the item itself.
     items: *const AtomicU32,
@@ -158,6 +160,7 @@ impl Magazine {
                 busy: AtomicBool::new(false),
                 flags: AtomicU8::new(if waiting { WAIT } else { 0 }),
                 len: AtomicU32::new(0),
+                capacity,
                 items: items.as_ptr(),
             }),
             items,
@@ -178,8 +181,9 @@ impl Magazine {
         self.retired.load(Ordering::Acquire)
     }
 
+    #[inline(always)]
     fn capacity(&self) -> u32 {
-        self.items.len() as u32
+        self.hot.capacity
     }
 
     /// Indices held now (racy unless the caller holds the lock and the
@@ -492,13 +496,23 @@ pub(crate) fn flush(magazine: &Magazine) {
     magazine.lock().drain();
 }
 
-/// This thread's magazine for `pool_id`, if it has one at hand. The pointer
-/// stays valid for the current pool operation: the thread's `OWNED` keeps
-/// the magazine alive, and the table forgets it before `OWNED` drops it.
-#[inline]
-pub(crate) fn lookup(pool_id: u32) -> Lookup {
+/// This thread's most recently used magazine, if it is `pool_id`'s: the
+/// only lookup on the fast path. The pointer stays valid for the current
+/// pool operation: the thread's `OWNED` keeps the magazine alive, and the
+/// table forgets it before `OWNED` drops it. Pools without caching never
+/// enter the table, so they always miss here.
+#[inline(always)]
+pub(crate) fn front(pool_id: u32) -> Option<*const Magazine> {
     // `with`, not `try_with`: the table has no destructor, so it is never
-    // torn down, and `with` skips the state check.
+    // torn down, and `with` skips the state check. Ids start at 1, so an
+    // empty slot (0) never matches.
+    TABLE.with(|t| (t.ids[0].get() == pool_id).then(|| t.magazines[0].get()))
+}
+
+/// This thread's magazine for `pool_id`, if it has one at hand, moved to
+/// the front of the table; for when `front` missed. The pointer is valid as
+/// `front`'s.
+pub(crate) fn lookup(pool_id: u32) -> Lookup {
     TABLE.with(|t| {
         if t.ids[0].get() == pool_id {
             return Lookup::Found(t.magazines[0].get());
