@@ -510,7 +510,7 @@ pub(crate) fn front(pool_id: u32) -> Option<*const Magazine> {
 }
 
 /// This thread's magazine for `pool_id`, if it has one at hand, moved to
-/// the front of the table; for when `front` missed. The pointer is valid as
+/// the front of the table: the slow paths' lookup. The pointer is valid as
 /// `front`'s.
 pub(crate) fn lookup(pool_id: u32) -> Lookup {
     TABLE.with(|t| {

@@ -604,26 +604,16 @@ impl<T> BoundedPool<T> {
     /// the ring, then the other threads' caches.
     #[inline]
     fn strike(&self) -> Option<u32> {
-        // The hit path has no other test: a pool without caching never
-        // enters the thread's table, so it always misses here.
-        if let Some(magazine) = cache::front(self.id) {
-            // SAFETY: `front` hands out pointers that stay valid for the
-            // current operation (see its docs).
-            if let cache::Fast::Got(i) = unsafe { &*magazine }.pop() {
-                return Some(i);
-            }
-            return self.refill(magazine);
-        }
-        if self.cache_capacity != 0 {
-            return self.strike_uncached();
-        }
-        self.shared.ring.dequeue()
+        self.pop_cached().or_else(|| self.strike_slow())
     }
 
-    /// `strike` for a caching pool whose magazine is not at the front of
-    /// this thread's table: find or make it.
-    #[cold]
-    fn strike_uncached(&self) -> Option<u32> {
+    /// `strike` past a cache hit: no caching, a magazine not at the front
+    /// of this thread's table (or none yet), or an empty one.
+    #[inline(never)]
+    fn strike_slow(&self) -> Option<u32> {
+        if self.cache_capacity == 0 {
+            return self.shared.ring.dequeue();
+        }
         match cache::lookup(self.id) {
             cache::Lookup::Found(magazine) => {
                 // SAFETY: `lookup` hands out pointers as `front` does.
@@ -654,7 +644,7 @@ impl<T> BoundedPool<T> {
     /// from the ring, keep all but one, and return that one.
     #[cold]
     fn refill(&self, magazine: *const cache::Magazine) -> Option<u32> {
-        // SAFETY: as in `strike`.
+        // SAFETY: as in `strike_slow`.
         let mut mag = unsafe { &*magazine }.lock();
         if let Some(i) = mag.pop_one() {
             return Some(i);
@@ -749,26 +739,12 @@ impl<T> BoundedPool<T> {
             // owns `index` (I1), so nothing else touches the item.
             unsafe { self.slab.item(index).write_bytes(0, 1) };
         }
-        if let Some(magazine) = cache::front(self.id) {
-            // SAFETY: as in `strike`.
-            if let cache::Fast::Done = unsafe { &*magazine }.push(index) {
-                return;
-            }
-            return self.spill(magazine, index);
+        if self.cache_capacity == 0 {
+            return self.release_to_ring(index);
         }
-        if self.cache_capacity != 0 {
-            return self.release_uncached(index);
-        }
-        self.release_to_ring(index);
-    }
-
-    /// `release` for a caching pool whose magazine is not at the front of
-    /// this thread's table: find or make it.
-    #[cold]
-    fn release_uncached(&self, index: u32) {
         match cache::lookup(self.id) {
             cache::Lookup::Found(magazine) => {
-                // SAFETY: as in `strike_uncached`.
+                // SAFETY: `lookup` hands out pointers as `front` does.
                 if let cache::Fast::Done = unsafe { &*magazine }.push(index) {
                     return;
                 }
@@ -794,7 +770,7 @@ impl<T> BoundedPool<T> {
     /// return a batch (or, for waiters, everything) to the ring.
     #[cold]
     fn spill(&self, magazine: *const cache::Magazine, index: u32) {
-        // SAFETY: as in `strike`.
+        // SAFETY: as in `strike_slow`.
         let mut mag = unsafe { &*magazine }.lock();
         if self.shared.adapt.waiters() != 0 {
             drop(mag);
