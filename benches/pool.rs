@@ -10,9 +10,10 @@
 //! - `lfqueue::AllocBoundedQueue` (another SCQ implementation);
 //! - `Mutex<Vec<u32>>` (with a `Condvar` where a workload blocks).
 //!
-//! The single-thread group also runs a bare `thread_local!` stack of
-//! indices: not a pool, but what thread-local storage alone costs in this
-//! harness, the structure every thread cache builds on.
+//! The single-thread group also runs a bare stack of indices reached
+//! through a `thread_local!` pointer: not a pool, but what thread-local
+//! storage alone costs in this harness, the structure every thread cache
+//! builds on.
 //!
 //! With `--features commonware`, also `commonware_runtime::BufferPool`
 //! 2026.9.0 (thread-cached, 2 KiB class of 1024 buffers). It takes minutes
