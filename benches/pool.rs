@@ -19,7 +19,7 @@
 //! 2026.9.0 (thread-cached, 2 KiB class of 1024 buffers). It takes minutes
 //! to compile, so CI does not build it.
 //!
-//! Run: `cargo bench --bench pool` (add `-- --quick` for a fast pass).
+//! Run: `cargo bench -p iobuf-benches --bench pool` (add `-- --quick` for a fast pass).
 //! Results are ratios within one run: absolute times drift on shared
 //! machines.
 

@@ -2,7 +2,7 @@
 """Draws criterion's results for `benches/pool.rs` as an SVG bar chart.
 
 Usage:
-    cargo bench --features commonware --bench pool -- --warm-up-time 1 --measurement-time 3
+    cargo bench -p iobuf-benches --features commonware --bench pool -- --warm-up-time 1 --measurement-time 3
     python3 scripts/bench_chart.py target/criterion docs/benchmarks.svg
 
 One block per workload (criterion group), one bar per implementation,

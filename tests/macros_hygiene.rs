@@ -1,8 +1,10 @@
 //! The macros' output names only absolute paths: it compiles with no
-//! prelude and beside local items that shadow the usual names.
+//! prelude and beside local items that shadow the usual names, `core` and
+//! `assert!` included (tests/ui/shadowed-core-and-assert.rs shows that such
+//! shadowing cannot switch the derive's safety checks off).
 
 #![no_implicit_prelude]
-#![allow(dead_code, non_camel_case_types)]
+#![allow(dead_code, non_camel_case_types, clippy::extra_unused_type_parameters)]
 
 struct Option;
 struct Result;
@@ -10,7 +12,18 @@ struct Box;
 struct Some;
 struct None;
 struct usize;
-mod core {}
+extern crate self as core;
+mod mem {
+    pub const fn size_of<T>() -> usize {
+        0
+    }
+}
+#[macro_export]
+macro_rules! assert {
+    ($($t:tt)*) => {
+        ()
+    };
+}
 mod std {}
 fn size_of() {}
 
@@ -30,7 +43,7 @@ mod inner {
         ::iobuf::buffer_pools! {
             /// Documented.
             small: 2KiB x 4,
-            #[pool(zero_on_return)]
+            #[pool(zero_on_return, thread_cache = 0)]
             large: 64KiB x 2,
         }
     }

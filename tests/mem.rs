@@ -120,6 +120,12 @@ fn check_blocks(blocks: &mut AlignedBlocks, n: usize, len: usize, align: usize) 
         );
     }
     assert!(blocks.get(n).is_none());
+    // An index whose block would end past usize::MAX is out of range too,
+    // not an overflow.
+    for i in [usize::MAX / blocks.stride(), usize::MAX / 4096, usize::MAX] {
+        assert!(blocks.get(i).is_none(), "block {i}");
+        assert!(blocks.get_mut(i).is_none(), "block {i}");
+    }
 }
 
 #[test]

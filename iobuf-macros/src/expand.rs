@@ -1,10 +1,12 @@
 //! Code generation for valid input.
 //!
-//! Generated code names only `::iobuf::…` (or the `crate = …` path) and
-//! `::core::…`, so it
-//! works under `#![no_implicit_prelude]` and beside user items named
-//! `Option` or `core`. Everything but the impl sits in an anonymous
-//! `const _` so no helper leaks into the user's namespace.
+//! Generated code names only `::iobuf::…` (or the `crate = …` path, with
+//! `core` reached through its `__private::core`), so it works under
+//! `#![no_implicit_prelude]` and beside user items named `Option` or
+//! `core`. The checks the `unsafe impl` relies on are items of the trait
+//! itself (see `BufferTier`'s safety section), never of a path the user
+//! can supply. Nothing but the impl and anonymous `const _` items is
+//! emitted, so no helper leaks into the user's namespace.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -16,21 +18,19 @@ use crate::attr::{TIERS, tier_size};
 pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
     let name = input.ident;
     let krate = &input.krate;
+    // One check per field, spanned on its type, so that a field that is
+    // not a byte array is reported where it is written.
     let field_checks = input.fields.iter().map(|f| {
         let ty = f.ty;
         quote_spanned! {ty.span()=>
-            const _: fn() = #krate::__private::require_byte_array::<#ty>;
+            const _: fn() = <#name as #krate::BufferTier>::__require_byte_array::<#ty>;
         }
     });
-    let field_sizes = input.fields.iter().map(|f| {
+    // The field types as nested pairs, for the trait's size check.
+    let fields = input.fields.iter().rev().fold(quote!(()), |rest, f| {
         let ty = f.ty;
-        quote!(::core::mem::size_of::<#ty>())
+        quote!((#ty, #rest))
     });
-    let no_padding = format!(
-        "`{name}` has padding (is `repr(align)` larger than its bytes?); a `BufferTier` must be \
-         exactly the sum of its byte arrays"
-    );
-    let non_zero = format!("`{name}` has no bytes; a `BufferTier` needs at least one byte");
     let tier_check = input.tier.as_ref().map(|tier| {
         let want = tier_size(tier.index) as usize;
         let msg = format!(
@@ -38,32 +38,35 @@ pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
             TIERS[tier.index]
         );
         quote_spanned! {tier.ident.span()=>
-            const _: () = ::core::assert!(::core::mem::size_of::<#name>() == #want, #msg);
+            const _: () = #krate::__private::core::assert!(
+                <#name as #krate::BufferTier>::SIZE == #want,
+                #msg
+            );
         }
     });
-    // Point layout failures at what caused them: `align(N)` for padding, the
-    // name for an empty type.
-    let padding_span = input.repr.align.map_or(name.span(), |(_, span)| span);
-    let no_padding = quote_spanned! {padding_span=>
-        const _: () = ::core::assert!(
-            ::core::mem::size_of::<#name>() == 0 #(+ #field_sizes)*,
-            #no_padding
-        );
+    // Point a layout failure at what caused it: `align(N)` for padding, else
+    // the name.
+    let layout_span = input.repr.align.map_or(name.span(), |(_, span)| span);
+    let layout = quote_spanned! {layout_span=>
+        const _: () = <#name as #krate::BufferTier>::__LAYOUT;
     };
-    let non_zero = quote_spanned! {name.span()=>
-        const _: () = ::core::assert!(::core::mem::size_of::<#name>() != 0, #non_zero);
-    };
+    // Soundness rests on the trait alone: `__require_byte_array` and
+    // `__LAYOUT` are the real trait's items, checked against its definition,
+    // so a
+    // `crate = …` path, a re-export or a shadowed `core`/`assert!` in the
+    // user's crate can change which trait is implemented, never which
+    // checks the real trait's impl passes.
     quote! {
-        const _: () = {
-            #(#field_checks)*
-            #no_padding
-            #non_zero
-            #tier_check
-        };
-        // SAFETY: the assertions above prove, at compile time, the trait's
-        // contract: every field is a byte array (any bit pattern valid, no
-        // pointers), the size is the sum of the fields' (no padding), and it
-        // is not zero.
-        unsafe impl #krate::BufferTier for #name {}
+        // SAFETY: the trait's own checks, forced below: each field's type is
+        // a byte array (`__require_byte_array`, bounded by a sealed trait
+        // implemented for `[u8; N]` only), and `__LAYOUT` asserts that the
+        // type is exactly its fields (`__Fields`, every one of them), with no
+        // padding and a non-zero size.
+        unsafe impl #krate::BufferTier for #name {
+            type __Fields = #fields;
+        }
+        #(#field_checks)*
+        #layout
+        #tier_check
     }
 }

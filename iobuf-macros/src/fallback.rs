@@ -15,6 +15,8 @@ pub(crate) fn buffer_tier(input: &DeriveInput, err: syn::Error) -> TokenStream {
     quote! {
         #errors
         // SAFETY: never compiled into a program: the errors above fail the build.
-        unsafe impl ::iobuf::BufferTier for #name {}
+        unsafe impl ::iobuf::BufferTier for #name {
+            type __Fields = ();
+        }
     }
 }

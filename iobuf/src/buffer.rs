@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::{align_of, size_of};
 
+use crate::__private::{ByteArray, ByteFields};
 use crate::iovec::IoVec;
 use crate::tier::{
     BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,
@@ -17,14 +18,22 @@ use crate::tier::{
 ///
 /// # Safety
 ///
-/// Implement it with `#[derive(BufferTier)]`, never by hand. The derive
-/// checks at compile time what the trait's provided methods rely on:
+/// Implement it with `#[derive(BufferTier)]`, never by hand. The provided
+/// methods rely on three facts, and the trait itself checks them at compile
+/// time, whatever path or attribute the derive was given:
 ///
 /// - every field is a byte array `[u8; N]`, so every bit pattern is a valid
-///   value and the type holds no pointers;
+///   value and the type holds no pointers: the derive names each field type
+///   in the hidden `__require_byte_array`, whose bound (a sealed trait
+///   implemented only for `[u8; N]`) is this trait's own;
 /// - the type has no padding: its size is the sum of its fields', so every
 ///   byte of it is initialised;
 /// - its size is not zero.
+///
+/// The last two are asserted by the hidden constant `__LAYOUT` over the
+/// field list `__Fields`, defined here (so no item of the deriving crate can
+/// stand in for `size_of` or `assert!`), forced by the derive's output and
+/// again by every provided method that depends on it.
 ///
 /// # Examples
 ///
@@ -46,27 +55,54 @@ use crate::tier::{
 /// ```
 pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// The size of the type in bytes.
-    const SIZE: usize = size_of::<Self>();
+    const SIZE: usize = layout_size::<Self>();
 
     /// The tier whose size equals [`SIZE`](Self::SIZE), if one does.
     const TIER: Option<Tier> = Tier::exact(size_of::<Self>());
 
+    /// Not public API: the field types as nested pairs `(F1, (F2, ()))`,
+    /// written by the derive; `__LAYOUT` compares their total size with
+    /// `Self`'s.
+    #[doc(hidden)]
+    type __Fields: ByteFields;
+
+    /// Not public API: compiles only for a byte array `F`. The derive names
+    /// it once per field type, through this trait, so the check is this
+    /// trait's own whatever path the derive was given.
+    #[doc(hidden)]
+    fn __require_byte_array<F: ByteArray>() {}
+
+    /// Not public API: evaluating it proves that `Self` is exactly its byte
+    /// arrays (no padding) and not empty.
+    #[doc(hidden)]
+    const __LAYOUT: () = {
+        assert!(
+            size_of::<Self>() == <Self::__Fields as ByteFields>::LEN,
+            "a `BufferTier` type must have no padding: its size must be the sum of its byte \
+             arrays (is `repr(align)` larger than its fields?)"
+        );
+        assert!(
+            size_of::<Self>() != 0,
+            "a `BufferTier` type needs at least one byte"
+        );
+    };
+
     /// The buffer's bytes.
     fn as_bytes(&self) -> &[u8] {
-        // SAFETY: the trait's contract: Self has no padding, so all
-        // size_of::<Self>() bytes behind `self` are initialised, and they live
-        // as long as the borrow.
-        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), size_of::<Self>()) }
+        let len = layout_size::<Self>();
+        // SAFETY: Self has no padding (`__LAYOUT`, forced by `layout_size`),
+        // so all `len` bytes behind `self` are initialised, and they live as
+        // long as the borrow.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), len) }
     }
 
     /// The buffer's bytes, for writing.
     fn as_bytes_mut(&mut self) -> &mut [u8] {
+        let len = layout_size::<Self>();
         // SAFETY: as in `as_bytes`; moreover every bit pattern is a valid
-        // Self (only byte arrays), so any bytes written leave a valid value,
-        // and `&mut self` makes the access exclusive.
-        unsafe {
-            std::slice::from_raw_parts_mut((self as *mut Self).cast::<u8>(), size_of::<Self>())
-        }
+        // Self (only byte arrays, `__Fields`), so any bytes written leave a
+        // valid value, and `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut((self as *mut Self).cast::<u8>(), len) }
     }
 
     /// The buffer as a std [`IoSlice`], for `write_vectored`.
@@ -106,16 +142,10 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// assert_eq!(big, 0);
     /// ```
     fn zeroed_box() -> Box<Self> {
-        let layout = Layout::new::<Self>();
-        if layout.size() == 0 {
-            // Unreachable through the derive (it rejects zero size). Never
-            // build a `Self` by value here: even an untaken branch reserves
-            // its stack slot in unoptimised builds.
-            // SAFETY: for a zero-sized type a dangling, aligned pointer is a
-            // valid Box, and there are no bytes to be invalid.
-            return unsafe { Box::from_raw(std::ptr::NonNull::<Self>::dangling().as_ptr()) };
-        }
-        // SAFETY: the layout has a non-zero size (checked above).
+        // `layout_size` forces `__LAYOUT`, which proves the size non-zero.
+        let layout = Layout::from_size_align(layout_size::<Self>(), align_of::<Self>())
+            .expect("the layout of a type is valid");
+        // SAFETY: the layout's size is not zero (`__LAYOUT`, forced above).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         if raw.is_null() {
             alloc::handle_alloc_error(layout);
@@ -136,7 +166,7 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// assert!(PicoBuffer::ref_from_bytes(&raw[1..]).is_none());
     /// ```
     fn ref_from_bytes(bytes: &[u8]) -> Option<&Self> {
-        if bytes.len() != size_of::<Self>() || !is_aligned_for::<Self>(bytes) {
+        if bytes.len() != layout_size::<Self>() || !is_aligned_for::<Self>(bytes) {
             return None;
         }
         // SAFETY: length and alignment were checked above; every bit pattern
@@ -147,7 +177,7 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// A zero-copy mutable view of `bytes` as `Self`, checked as
     /// [`ref_from_bytes`](Self::ref_from_bytes).
     fn mut_from_bytes(bytes: &mut [u8]) -> Option<&mut Self> {
-        if bytes.len() != size_of::<Self>() || !is_aligned_for::<Self>(bytes) {
+        if bytes.len() != layout_size::<Self>() || !is_aligned_for::<Self>(bytes) {
             return None;
         }
         // SAFETY: as in `ref_from_bytes`; `&mut` makes the access exclusive
@@ -166,7 +196,7 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// assert!(PicoBuffer::slice_from_bytes(&raw[..95]).is_none());
     /// ```
     fn slice_from_bytes(bytes: &[u8]) -> Option<&[Self]> {
-        let size = size_of::<Self>();
+        let size = layout_size::<Self>();
         if size == 0 || bytes.len() % size != 0 || !is_aligned_for::<Self>(bytes) {
             return None;
         }
@@ -185,12 +215,21 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
     /// assert!(PicoBuffer::read_from_bytes(&raw, 9).is_none());
     /// ```
     fn read_from_bytes(bytes: &[u8], offset: usize) -> Option<Box<Self>> {
-        let end = offset.checked_add(size_of::<Self>())?;
+        let end = offset.checked_add(layout_size::<Self>())?;
         let src = bytes.get(offset..end)?;
         let mut value = Self::zeroed_box();
         value.as_bytes_mut().copy_from_slice(src);
         Some(value)
     }
+}
+
+/// `size_of::<T>()`, after forcing `T::__LAYOUT`: a type that reaches a
+/// provided method has passed the trait's own layout checks (at compile
+/// time: the constant is evaluated when the method is instantiated).
+#[inline(always)]
+pub(crate) const fn layout_size<T: BufferTier>() -> usize {
+    let () = T::__LAYOUT;
+    size_of::<T>()
 }
 
 fn is_aligned_for<T>(bytes: &[u8]) -> bool {

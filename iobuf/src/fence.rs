@@ -9,11 +9,17 @@
 //! classic symmetric pairing.
 //!
 //! The strategy is decided once and never changes. Users of the light side
-//! check [`is_asymmetric`] first: thread caches are off without it. (The
-//! technique: Linux's `membarrier(2)`; folly's `asymmetricLightBarrier` and
-//! `asymmetricHeavyBarrier`.)
+//! check [`light_side_is_cheap`] first: thread caches are off where the light
+//! side would be a full fence on every operation. Under Miri and loom, which
+//! cannot run `membarrier`, both sides are `SeqCst` fences and the caches
+//! stay on, so that the checkers see the protocol rather than skip it.
+//! (The technique: Linux's `membarrier(2)`; folly's `asymmetricLightBarrier`
+//! and `asymmetricHeavyBarrier`.)
 
-use crate::sync::{Ordering, fence};
+use crate::sync::{Ordering, compiler_fence, fence};
+
+/// Both sides are full fences: the checkers' stand-in for `membarrier`.
+const CHECKER: bool = cfg!(any(miri, all(loom, test)));
 
 const UNDECIDED: u8 = 0;
 const MEMBARRIER: u8 = 1;
@@ -33,7 +39,7 @@ pub(crate) fn init() {
     if STRATEGY.load(std::sync::atomic::Ordering::Relaxed) != UNDECIDED {
         return;
     }
-    let strategy = if cfg!(all(loom, test)) || cfg!(miri) {
+    let strategy = if CHECKER {
         SYMMETRIC
     } else if register_membarrier() {
         MEMBARRIER
@@ -82,10 +88,22 @@ pub(crate) fn heavy() {
     fence(Ordering::SeqCst);
 }
 
-/// Whether the heavy fence is `membarrier`, so that the light side may be a
-/// compiler fence (`compiler_fence(SeqCst)` at the call site).
-pub(crate) fn is_asymmetric() -> bool {
+/// The fast side, paired with [`heavy`]. A compiler fence where the heavy
+/// side is `membarrier` (callers check [`light_side_is_cheap`] first); a
+/// `SeqCst` fence under Miri and loom, where the heavy side is one too.
+#[inline(always)]
+pub(crate) fn light() {
+    if CHECKER {
+        fence(Ordering::SeqCst);
+    } else {
+        compiler_fence(Ordering::SeqCst);
+    }
+}
+
+/// Whether [`light`] may stand on a hot path: the heavy fence is
+/// `membarrier`, or a checker runs both sides as full fences.
+pub(crate) fn light_side_is_cheap() -> bool {
     init();
     // ORDERING: Relaxed: see `init`.
-    STRATEGY.load(std::sync::atomic::Ordering::Relaxed) == MEMBARRIER
+    CHECKER || STRATEGY.load(std::sync::atomic::Ordering::Relaxed) == MEMBARRIER
 }

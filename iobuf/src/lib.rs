@@ -1,7 +1,8 @@
 //! Lock-free, bounded, page-aligned buffer pools for low-latency I/O.
 //!
 //! `iobuf` is the buffer layer a server, proxy, storage engine or io_uring
-//! program sits on: the hot path never allocates, memory is bounded and
+//! program sits on: after a thread's first use of a pool the hot path never
+//! allocates, memory is bounded and
 //! page-aligned, and buffers hand straight to `readv`/`writev`/io_uring as
 //! iovecs. It is a Rust take on the Go library of the same name.
 //!
@@ -29,7 +30,9 @@
 //!
 //! A [`BoundedPool<T>`](BoundedPool) holds `capacity` buffers in one
 //! page-aligned slab, committed lazily. Its free indices circulate through a
-//! lock-free ring, with a small per-thread cache in front. There are three
+//! lock-free ring, with a small per-thread cache in front (whose misses take
+//! short locks, and whose first use on a thread allocates: see
+//! [`pool`]'s docs for exactly what may lock, allocate or sleep). There are three
 //! ways to hold a buffer:
 //!
 //! - a [`Pooled`] guard ([`get`](BoundedPool::get),
@@ -213,7 +216,14 @@ pub mod example_generated {
 pub mod __private {
     pub use core;
 
-    /// Implemented for `[u8; N]` only: the field check of the derive.
+    /// Keeps `ByteArray` and `ByteFields` closed: no crate but this one can
+    /// implement them, so their impls below are the only ones.
+    mod sealed {
+        pub trait Sealed {}
+    }
+
+    /// Implemented for `[u8; N]` only (sealed): a field type the derive
+    /// accepts.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a byte array, so it cannot be a field of a `BufferTier`",
         label = "not `[u8; N]`",
@@ -221,13 +231,34 @@ pub mod __private {
                 store numbers as bytes (e.g. `[u8; 4]` with `u32::from_le_bytes`) and keep \
                 owned data such as `Vec<u8>` outside the buffer"
     )]
-    pub trait ByteArray {}
+    pub trait ByteArray: sealed::Sealed {
+        /// The array's length in bytes.
+        const LEN: usize;
+    }
 
-    impl<const N: usize> ByteArray for [u8; N] {}
+    impl<const N: usize> sealed::Sealed for [u8; N] {}
+    impl<const N: usize> ByteArray for [u8; N] {
+        const LEN: usize = N;
+    }
 
-    /// Compiles only when `T` is a byte array; the derive names it once per
-    /// field, spanned on the field's type.
-    pub const fn require_byte_array<T: ByteArray>() {}
+    /// A list of types as nested pairs, `(A, (B, ()))` (sealed): the bound
+    /// of `BufferTier::__Fields`, which sums their sizes. (That each one is
+    /// a byte array is `BufferTier::__require_byte_array`'s check, made per
+    /// field so that an error points at the field.)
+    pub trait ByteFields: sealed::Sealed {
+        /// The total size of the types in bytes.
+        const LEN: usize;
+    }
+
+    impl sealed::Sealed for () {}
+    impl ByteFields for () {
+        const LEN: usize = 0;
+    }
+
+    impl<A, B: ByteFields> sealed::Sealed for (A, B) {}
+    impl<A, B: ByteFields> ByteFields for (A, B) {
+        const LEN: usize = core::mem::size_of::<A>() + B::LEN;
+    }
 
     pub use crate::pools_macro::{DeclaredPool, LazyPool, debug_buffer, too_large};
     pub use iobuf_macros::__buffer_pools;

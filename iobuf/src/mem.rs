@@ -475,13 +475,13 @@ impl AlignedBlocks {
     /// Block `i`, or `None` past the end.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         let start = i.checked_mul(self.stride)?;
-        self.mem.get(start..start + self.block_len)
+        self.mem.get(start..start.checked_add(self.block_len)?)
     }
 
     /// Block `i` for writing, or `None` past the end.
     pub fn get_mut(&mut self, i: usize) -> Option<&mut [u8]> {
         let start = i.checked_mul(self.stride)?;
-        self.mem.get_mut(start..start + self.block_len)
+        self.mem.get_mut(start..start.checked_add(self.block_len)?)
     }
 
     /// Every block, in address order.

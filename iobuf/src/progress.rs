@@ -50,7 +50,6 @@ use std::fmt;
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
-use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN};
 
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, hint};
 
@@ -136,6 +135,9 @@ pub struct Adapt {
     /// Bumped by every wake; a sleeper parks only while it is unchanged since
     /// its last attempt. Its address is the parking key.
     epoch: CachePadded<AtomicU32>,
+    /// Where sleepers park: `parking_lot_core`'s table, keyed by `epoch`'s
+    /// address.
+    parker: park::Parker,
 }
 
 impl Adapt {
@@ -144,6 +146,7 @@ impl Adapt {
         Adapt {
             waiters: CachePadded::new(AtomicUsize::new(0)),
             epoch: CachePadded::new(AtomicU32::new(0)),
+            parker: park::Parker::default(),
         }
     }
 
@@ -176,23 +179,11 @@ impl Adapt {
                 break None;
             }
             let validate = || {
-                // ORDERING: Relaxed: runs under the parking bucket's lock,
-                // which `notify_one` also takes after bumping the epoch.
+                // ORDERING: Relaxed: runs under the parking lock, which
+                // `wake` also takes after bumping the epoch.
                 self.epoch.load(Ordering::Relaxed) == epoch
             };
-            // SAFETY: the key is the address of our own epoch word, which no
-            // other primitive parks on; `validate` and the empty callbacks
-            // neither panic nor call into parking_lot.
-            unsafe {
-                parking_lot_core::park(
-                    self.key(),
-                    validate,
-                    || {},
-                    |_, _| {},
-                    DEFAULT_PARK_TOKEN,
-                    deadline,
-                )
-            };
+            self.parker.park(self.key(), validate, deadline);
         };
         // ORDERING: SeqCst, paired with the producers' load; a stale count
         // only costs a producer one needless wake.
@@ -226,14 +217,7 @@ impl Adapt {
         // ORDERING: SeqCst; the bucket lock taken below orders it against a
         // parker's validation.
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        if all {
-            // SAFETY: our own key; no callbacks that could panic.
-            unsafe { parking_lot_core::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN) };
-        } else {
-            // SAFETY: our own key; the callback neither panics nor calls
-            // into parking_lot.
-            unsafe { parking_lot_core::unpark_one(self.key(), |_| DEFAULT_UNPARK_TOKEN) };
-        }
+        self.parker.unpark(self.key(), all);
     }
 
     /// The consumers inside [`wait_until`](Self::wait_until) now (racy).
@@ -280,4 +264,95 @@ pub fn acquire<R>(
         }
     }
     adapt.wait_until(deadline, attempt)
+}
+
+/// Parking: `parking_lot_core`'s global table normally; under Miri, a
+/// `Mutex` and `Condvar` of std with the same contract (Miri rejects the way
+/// `parking_lot_core` passes its futex word to `syscall`, a variadic call,
+/// so the checker would stop there instead of checking the pool).
+mod park {
+    use std::time::Instant;
+
+    /// Sleeps a thread until [`unpark`](Parker::unpark) with the same key.
+    #[derive(Default)]
+    pub(super) struct Parker {
+        #[cfg(miri)]
+        lock: std::sync::Mutex<()>,
+        #[cfg(miri)]
+        woken: std::sync::Condvar,
+    }
+
+    impl Parker {
+        /// Parks the calling thread if `validate()` holds, checked under
+        /// the lock that `unpark` takes, until unparked, `deadline`, or a
+        /// spurious wake-up (callers retry in a loop).
+        #[cfg(not(miri))]
+        pub(super) fn park(
+            &self,
+            key: usize,
+            validate: impl FnOnce() -> bool,
+            deadline: Option<Instant>,
+        ) {
+            // SAFETY: the key is the address of the caller's own epoch word,
+            // which no other primitive parks on; `validate` and the empty
+            // callbacks neither panic nor call into parking_lot.
+            unsafe {
+                parking_lot_core::park(
+                    key,
+                    validate,
+                    || {},
+                    |_, _| {},
+                    parking_lot_core::DEFAULT_PARK_TOKEN,
+                    deadline,
+                )
+            };
+        }
+
+        /// Wakes one thread parked on `key`, or all of them.
+        #[cfg(not(miri))]
+        pub(super) fn unpark(&self, key: usize, all: bool) {
+            if all {
+                // SAFETY: the caller's own key; no callbacks that could panic.
+                unsafe {
+                    parking_lot_core::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN)
+                };
+            } else {
+                // SAFETY: the caller's own key; the callback neither panics nor
+                // calls into parking_lot.
+                unsafe {
+                    parking_lot_core::unpark_one(key, |_| parking_lot_core::DEFAULT_UNPARK_TOKEN)
+                };
+            }
+        }
+
+        #[cfg(miri)]
+        pub(super) fn park(
+            &self,
+            _key: usize,
+            validate: impl FnOnce() -> bool,
+            deadline: Option<Instant>,
+        ) {
+            let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if !validate() {
+                return;
+            }
+            match deadline {
+                None => drop(self.woken.wait(guard)),
+                Some(d) => {
+                    let timeout = d.saturating_duration_since(Instant::now());
+                    drop(self.woken.wait_timeout(guard, timeout));
+                }
+            }
+        }
+
+        #[cfg(miri)]
+        pub(super) fn unpark(&self, _key: usize, all: bool) {
+            drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+            if all {
+                self.woken.notify_all();
+            } else {
+                self.woken.notify_one();
+            }
+        }
+    }
 }

@@ -32,9 +32,10 @@
 //! `busy = 1`, the owner's later load sees `steal = 1` and keeps off. If it
 //! comes after, `busy = 1` is visible to the thief, which waits. Either way
 //! the two never touch the items at once (I1 holds). Where `membarrier(2)` is
-//! missing, both fences are full `SeqCst` fences: the classic symmetric
-//! Dekker, slower but equally correct. The loom model (`tests.rs`) checks
-//! the symmetric form.
+//! missing, caching is off: the light side would have to be a full fence on
+//! every operation, which costs more than the ring. Under loom and Miri both
+//! sides are `SeqCst` fences (the classic symmetric Dekker, equally correct),
+//! so the loom model (`tests.rs`) and Miri check the protocol in that form.
 //!
 //! A put checks the pool's waiter count inside the same protected section.
 //! A getter raises the count before it steals, so either the put sees the
@@ -51,6 +52,7 @@
 //! a later thread-local destructor goes straight to the ring.
 
 use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
@@ -65,19 +67,7 @@ mod tests;
 /// uses more evicts (and flushes) the least recently used.
 const SLOTS: usize = 4;
 
-use crate::fence::heavy as heavy_fence;
-
-/// The owner's side of the asymmetric fence. Pools enable caches only where
-/// the heavy side is `membarrier(2)` (see `fence::is_asymmetric`), so this
-/// is a compiler fence; under loom, where the heavy side is a `SeqCst`
-/// fence, it is one too.
-#[inline(always)]
-fn light_fence() {
-    #[cfg(all(loom, test))]
-    crate::sync::fence(Ordering::SeqCst);
-    #[cfg(not(all(loom, test)))]
-    crate::sync::compiler_fence(Ordering::SeqCst);
-}
+use crate::fence::{heavy as heavy_fence, light as light_fence};
 
 /// `Hot::flags`: a thief is at work; the owner keeps off.
 const STEAL: u8 = 1;
@@ -89,9 +79,6 @@ pub(crate) struct Magazine {
     /// What the owner touches on every operation, on one line. Thieves
     /// write `flags` there too, but only when they steal or a getter waits.
     hot: CachePadded<Hot>,
-    /// The indices, `len` of them valid; written by the owner or under
-    /// `lock`.
-    items: Box<[AtomicU32]>,
     /// Taken by thieves, flushes and detaching, never by the fast path.
     lock: Mutex<State>,
     pool_id: u32,
@@ -109,18 +96,21 @@ struct Hot {
     /// every operation: any bit set sends it to its slow path.
     flags: AtomicU8,
     len: AtomicU32,
-    /// `items.len()`, here for the same reason as `items`.
+    /// The number of `items`.
     capacity: u32,
-    /// `items`' data, here so an operation touches one line of the
+    /// The indices, `len` of them valid; written by the owner or under
+    /// `lock`. A `capacity`-long slice leaked from a `Box` at creation and
+    /// freed in `Drop`, owned through a raw pointer (a `Box` field would
+    /// assert unique access while the owner and thieves use it through
+    /// this pointer); here so that an operation touches one line of the
     /// magazine besides the item itself.
-    items: *const AtomicU32,
+    items: NonNull<AtomicU32>,
 }
 
 // SAFETY: a Magazine is shared between its owner thread, thieves and its
 // pool. Every field is an atomic, a Mutex, or plain data fixed at creation;
-// `hot.items` is a raw pointer to the magazine's own `items` slots (atomics,
-// freed only with the magazine), so sharing or sending it shares or sends
-// only those atomics.
+// `hot.items` points to the magazine's own slots (atomics, freed only with
+// the magazine), so sharing or sending it shares or sends only those atomics.
 unsafe impl Send for Magazine {}
 // SAFETY: as for Send: all access through `&Magazine` is to atomics or
 // through the Mutex.
@@ -155,15 +145,15 @@ impl Magazine {
         waiting: bool,
     ) -> Arc<Self> {
         let items: Box<[AtomicU32]> = (0..capacity).map(|_| AtomicU32::new(0)).collect();
+        let items = NonNull::from(Box::leak(items)).cast::<AtomicU32>();
         Arc::new(Magazine {
             hot: CachePadded::new(Hot {
                 busy: AtomicBool::new(false),
                 flags: AtomicU8::new(if waiting { WAIT } else { 0 }),
                 len: AtomicU32::new(0),
                 capacity,
-                items: items.as_ptr(),
+                items,
             }),
-            items,
             lock: Mutex::new(State {
                 detached: false,
                 shared,
@@ -280,14 +270,14 @@ impl Magazine {
             "item {i} >= capacity {}",
             self.capacity()
         );
-        // SAFETY: `hot.items` points to `items`' `capacity` slots, and every
-        // caller passes `i < len <= capacity` (pop) or `i == len < capacity`
-        // (push), asserted above, so the offset stays inside them.
+        // SAFETY: `hot.items` points to `capacity` slots, and every caller
+        // passes `i < len <= capacity` (pop) or `i == len < capacity` (push),
+        // asserted above, so the offset stays inside them.
         let slot = unsafe { self.hot.items.add(i as usize) };
         // SAFETY: `slot` is in bounds (above), aligned, and points to an
-        // initialised atomic that lives as long as `self` (the Box is never
-        // replaced or freed before the magazine).
-        unsafe { &*slot }
+        // initialised atomic that lives as long as `self` (freed only in
+        // `Drop`); only shared references to it are ever made.
+        unsafe { slot.as_ref() }
     }
 
     #[inline(always)]
@@ -336,6 +326,16 @@ impl Magazine {
             state,
             thief: true,
         }
+    }
+}
+
+impl Drop for Magazine {
+    fn drop(&mut self) {
+        let items =
+            std::ptr::slice_from_raw_parts_mut(self.hot.items.as_ptr(), self.capacity() as usize);
+        // SAFETY: `items` is the `capacity`-long slice leaked in `new` and
+        // freed only here; `&mut self` means no reference into it is left.
+        drop(unsafe { Box::from_raw(items) });
     }
 }
 
@@ -391,11 +391,11 @@ impl Exclusive<'_> {
         let n = self.len();
         self.set_len(0);
         let Some(shared) = self.shared() else { return };
-        for i in 0..n as usize {
+        for i in 0..n {
             // ORDERING: Relaxed, as `len`.
             shared
                 .ring
-                .enqueue(self.magazine.items[i].load(Ordering::Relaxed));
+                .enqueue(self.magazine.item(i).load(Ordering::Relaxed));
         }
         if n > 0 {
             shared.adapt.notify_all();
@@ -410,7 +410,7 @@ impl Exclusive<'_> {
         }
         self.set_len(n - 1);
         // ORDERING: Relaxed, as `len`.
-        Some(self.magazine.items[n as usize - 1].load(Ordering::Relaxed))
+        Some(self.magazine.item(n - 1).load(Ordering::Relaxed))
     }
 
     /// Adds an index; `false` (and nothing changed) when full.
@@ -420,7 +420,7 @@ impl Exclusive<'_> {
             return false;
         }
         // ORDERING: Relaxed, as `len`.
-        self.magazine.items[n as usize].store(index, Ordering::Relaxed);
+        self.magazine.item(n).store(index, Ordering::Relaxed);
         self.set_len(n + 1);
         true
     }

@@ -30,7 +30,8 @@ use crate::BufferTier;
 pub struct Pooled<'a, T> {
     pool: &'a BoundedPool<T>,
     index: u32,
-    /// Access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`.
+    /// Access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`; and
+    /// invariant in `T`, as it hands out `&mut T`.
     _item: PhantomData<&'a mut T>,
 }
 
@@ -109,6 +110,9 @@ impl<T> fmt::Debug for Pooled<'_, T> {
     }
 }
 
+/// Makes a marker invariant in `T`, whatever else it holds; `Send + Sync`.
+type Invariant<T> = fn(T) -> T;
+
 /// A buffer taken from an `Arc`-shared [`BoundedPool`]: `'static`, so it
 /// can move into spawned threads and async tasks. It goes back when
 /// dropped, keeping the pool alive until then.
@@ -125,8 +129,11 @@ impl<T> fmt::Debug for Pooled<'_, T> {
 pub struct OwnedPooled<T> {
     pool: Arc<BoundedPool<T>>,
     index: u32,
-    /// Owns access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`.
-    _item: PhantomData<Box<T>>,
+    /// Owns access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`; and
+    /// invariant in `T` (`fn(T) -> T`), as it hands out `&mut T` (the `Arc`
+    /// of an invariant pool makes it so already; this keeps it so on its
+    /// own).
+    _item: PhantomData<(Box<T>, Invariant<T>)>,
 }
 
 impl<T> OwnedPooled<T> {

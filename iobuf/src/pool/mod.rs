@@ -20,20 +20,36 @@
 //! pools when the thread exits. Dropping a pool while threads still cache
 //! its buffers is safe.
 //!
-//! # Progress
+//! # Progress, locks and allocation
 //!
-//! - `try_get*` and every return (guard drop, `put`) never sleep. A cache hit
-//!   takes a few loads and stores. The ring is lock-free. Taking buffers from
-//!   another thread's cache waits for that owner to finish the operation it
-//!   is in, which is a few instructions unless the owner is preempted.
+//! - `try_get*` and every return (guard drop, `put`) never sleep on an
+//!   empty pool. A cache hit takes a few loads and stores, and the ring is
+//!   lock-free, so with caching off (pools under 64 buffers,
+//!   [`PoolConfig::thread_cache`]`(0)`, or no `membarrier(2)`) they are
+//!   lock-free.
+//! - With caching on they are **not** strictly lock-free: refilling an empty
+//!   cache or spilling a full one takes that cache's mutex, which a thief
+//!   holds across a `membarrier(2)` system call; a thread's first use of a
+//!   pool, and taking buffers from other threads' caches (when the ring is
+//!   empty), take the pool's registry mutex; and a thief waits for the
+//!   owner to finish the few instructions of the operation it is in. These
+//!   locks are held for short, bounded work, but a preempted holder delays
+//!   the others.
 //! - A return costs no system call unless a `get` sleeps.
 //! - `get*` may wait: strike, spin, then sleep until a return wakes it
 //!   ([`progress`](crate::progress)). `get_timeout` stops at its deadline.
+//! - Allocation: creating a pool allocates the slab (committed lazily) and
+//!   the ring of free indices (16 bytes per buffer, written at creation, so
+//!   committed at once: 32 GiB at capacity 2^31). With caching on, a
+//!   thread's first get or return on a pool allocates its cache (four heap
+//!   allocations: the cache, its slots, and an entry in the thread's and the
+//!   pool's lists); nothing else allocates after creation.
 
 mod cache;
 mod config;
 mod guard;
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of;
@@ -56,12 +72,17 @@ use crate::{
 /// A bounded, lock-free pool of `capacity` items of type `T`.
 ///
 /// - **Bounded**: `capacity` items (rounded up to a power of two, at most
-///   2^31), allocated once at creation; the pool never allocates again.
-/// - **Lock-free** for `try_get` and returns; `get` escalates from spinning to
-///   sleeping (see the [module docs](self)).
+///   2^31), allocated once at creation. After that only a thread's first use
+///   of a pool with caching on allocates (its cache; see the
+///   [module docs](self)).
+/// - **Non-blocking** `try_get` and returns: lock-free with caching off; with
+///   thread caches on, cache misses take short per-cache and per-pool locks
+///   (never a sleep on an empty pool). `get` escalates from spinning to
+///   sleeping. See the [module docs](self) for exactly when.
 /// - **Page-aligned**: one contiguous slab, buffer `i` at `i * size_of::<T>()`,
 ///   committed lazily, so a large pool costs memory only as buffers are
-///   written.
+///   written. The ring of free indices (16 bytes per buffer) is committed
+///   at creation.
 /// - **Exclusive**: the ring's cycle tags make sure no buffer is ever handed
 ///   to two holders at once (loom-checked and stress-tested).
 ///
@@ -85,9 +106,13 @@ use crate::{
 /// # Ok::<(), iobuf::Error>(())
 /// ```
 pub struct BoundedPool<T> {
-    /// Ring, sleepers and magazines, boxed at a stable address that thread
-    /// caches may point to.
-    shared: Box<Shared>,
+    /// Ring, sleepers and magazines: a heap allocation of its own, at a
+    /// stable address, that thread caches point to. Owned through a raw
+    /// pointer, not a `Box`: other threads' magazines keep `&Shared`
+    /// borrows into it (flushing at thread exit) while the pool moves or
+    /// drops, which a `Box`'s uniqueness would forbid. Freed in `Drop`, after
+    /// every magazine is detached.
+    shared: NonNull<Shared>,
     slab: Slab<T>,
     /// Distinguishes this pool's tokens from every other pool's.
     id: u32,
@@ -190,7 +215,12 @@ struct Slab<T> {
     _mem: AlignedMem,
     base: NonNull<T>,
     capacity: usize,
-    _items: PhantomData<T>,
+    /// Owns `capacity` values of `T` and hands out `&mut T` through `&self`
+    /// (to the holder of an index), as a `Mutex<T>` does: so `T` must be
+    /// invariant, or `&Slab<&'static U>` would coerce to `&Slab<&'short U>`
+    /// and let a short-lived reference be stored for a long-lived reader.
+    /// `UnsafeCell` makes it so (and tells drop check that `T`s are owned).
+    _items: PhantomData<UnsafeCell<T>>,
 }
 
 impl<T> Slab<T> {
@@ -362,17 +392,18 @@ impl<T> BoundedPool<T> {
         // The owner's fast path relies on `membarrier(2)` for thieves; where
         // it is missing, caching is off (a full fence per operation would
         // cost more than the ring).
-        let cache_capacity = if requested != 0 && crate::fence::is_asymmetric() {
+        let cache_capacity = if requested != 0 && crate::fence::light_side_is_cheap() {
             requested
         } else {
             0
         };
+        let shared = Box::new(Shared {
+            ring: Ring::new_full(slab.capacity),
+            adapt: Adapt::new(),
+            magazines: Mutex::new(Vec::new()),
+        });
         Ok(BoundedPool {
-            shared: Box::new(Shared {
-                ring: Ring::new_full(slab.capacity),
-                adapt: Adapt::new(),
-                magazines: Mutex::new(Vec::new()),
-            }),
+            shared: NonNull::from(Box::leak(shared)),
             slab,
             id,
             cache_capacity,
@@ -380,6 +411,15 @@ impl<T> BoundedPool<T> {
             waits: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
         })
+    }
+
+    /// The ring, sleepers and magazines.
+    #[inline(always)]
+    fn shared(&self) -> &Shared {
+        // SAFETY: `shared` points to the `Shared` leaked in `from_slab`,
+        // freed only in `Drop`, so it is valid while `&self` is; it is only
+        // ever borrowed shared (never `&mut`).
+        unsafe { self.shared.as_ref() }
     }
 
     /// The number of buffers.
@@ -396,7 +436,7 @@ impl<T> BoundedPool<T> {
     /// the thread waits for that.) It counts the ring slot by slot:
     /// O(capacity).
     pub fn available(&self) -> usize {
-        self.shared.ring.len() + self.shared.cached()
+        self.shared().ring.len() + self.shared().cached()
     }
 
     /// Buffers per thread cache (0: caching is off); see
@@ -413,9 +453,9 @@ impl<T> BoundedPool<T> {
             capacity: self.capacity(),
             available,
             in_use: self.capacity() - available.min(self.capacity()),
-            waiting: self.shared.adapt.waiters(),
-            cached: self.shared.cached(),
-            thread_caches: self.shared.magazine_count(),
+            waiting: self.shared().adapt.waiters(),
+            cached: self.shared().cached(),
+            thread_caches: self.shared().magazine_count(),
             // ORDERING: Relaxed: statistics; no edge is needed.
             waits: self.waits.load(Ordering::Relaxed),
             // ORDERING: Relaxed: statistics.
@@ -423,7 +463,11 @@ impl<T> BoundedPool<T> {
         }
     }
 
-    /// Takes a buffer if one is free, without waiting. Lock-free.
+    /// Takes a buffer if one is free, without waiting for a return.
+    ///
+    /// Lock-free with caching off; with thread caches on, a miss may take
+    /// short locks and the thread's first call allocates its cache (see the
+    /// [module docs](self)).
     ///
     /// # Errors
     ///
@@ -510,7 +554,8 @@ impl<T> BoundedPool<T> {
             .ok_or(Error::TimedOut)
     }
 
-    /// Takes a buffer as a bare token, without waiting. Lock-free.
+    /// Takes a buffer as a bare token, without waiting for a return; as
+    /// [`try_get`](Self::try_get) for locks and allocation.
     ///
     /// # Errors
     ///
@@ -537,7 +582,9 @@ impl<T> BoundedPool<T> {
             .ok_or(Error::TimedOut)
     }
 
-    /// Returns a token's buffer to the pool. Lock-free.
+    /// Returns a token's buffer to the pool, waking a sleeping getter if
+    /// there is one. Never waits; as [`try_get`](Self::try_get) for locks
+    /// and allocation.
     ///
     /// # Panics
     ///
@@ -612,7 +659,7 @@ impl<T> BoundedPool<T> {
     #[inline(never)]
     fn strike_slow(&self) -> Option<u32> {
         if self.cache_capacity == 0 {
-            return self.shared.ring.dequeue();
+            return self.shared().ring.dequeue();
         }
         match cache::lookup(self.id) {
             cache::Lookup::Found(magazine) => {
@@ -623,12 +670,12 @@ impl<T> BoundedPool<T> {
                 self.refill(magazine)
             }
             cache::Lookup::Missing => {
-                match cache::attach(&self.shared, self.id, self.cache_capacity) {
+                match cache::attach(self.shared(), self.id, self.cache_capacity) {
                     Some(magazine) => self.refill(magazine),
-                    None => self.shared.ring.dequeue().or_else(|| self.steal(None)),
+                    None => self.shared().ring.dequeue().or_else(|| self.steal(None)),
                 }
             }
-            cache::Lookup::Disabled => self.shared.ring.dequeue().or_else(|| self.steal(None)),
+            cache::Lookup::Disabled => self.shared().ring.dequeue().or_else(|| self.steal(None)),
         }
     }
 
@@ -637,7 +684,7 @@ impl<T> BoundedPool<T> {
         if self.cache_capacity == 0 {
             return None;
         }
-        self.shared.steal(own, false)
+        self.shared().steal(own, false)
     }
 
     /// This thread's cache is empty (or being stolen from): take a batch
@@ -649,10 +696,10 @@ impl<T> BoundedPool<T> {
         if let Some(i) = mag.pop_one() {
             return Some(i);
         }
-        let first = self.shared.ring.dequeue();
+        let first = self.shared().ring.dequeue();
         if first.is_some() {
             for _ in 1..mag.batch() {
-                match self.shared.ring.dequeue() {
+                match self.shared().ring.dequeue() {
                     Some(i) => {
                         let kept = mag.push_one(i);
                         debug_assert!(kept, "a refill overflowed an empty magazine");
@@ -680,8 +727,8 @@ impl<T> BoundedPool<T> {
         while spin.spin() {
             // Poll with loads only; dequeue (which writes the shared head and
             // tail) only once a put has landed.
-            if !self.shared.ring.looks_empty() {
-                if let Some(i) = self.shared.ring.dequeue() {
+            if !self.shared().ring.looks_empty() {
+                if let Some(i) = self.shared().ring.dequeue() {
                     return Some(i);
                 }
             }
@@ -695,14 +742,14 @@ impl<T> BoundedPool<T> {
         // the first attempt on, a put sees us and sends its buffer to the
         // ring; the attempt steals whatever sat idle in caches before that.
         let caching = self.cache_capacity != 0;
-        let got = self.shared.adapt.wait_until(deadline, || {
-            self.shared
+        let got = self.shared().adapt.wait_until(deadline, || {
+            self.shared()
                 .ring
                 .dequeue()
-                .or_else(|| caching.then(|| self.shared.steal(None, true)).flatten())
+                .or_else(|| caching.then(|| self.shared().steal(None, true)).flatten())
         });
         if caching {
-            self.shared.stop_waiting();
+            self.shared().stop_waiting();
         }
         if got.is_none() {
             // ORDERING: Relaxed: a statistic.
@@ -751,7 +798,7 @@ impl<T> BoundedPool<T> {
                 self.spill(magazine, index)
             }
             cache::Lookup::Missing => {
-                match cache::attach(&self.shared, self.id, self.cache_capacity) {
+                match cache::attach(self.shared(), self.id, self.cache_capacity) {
                     Some(magazine) => self.spill(magazine, index),
                     None => self.release_to_ring(index),
                 }
@@ -762,8 +809,8 @@ impl<T> BoundedPool<T> {
 
     /// Returns `index` to the ring and wakes a sleeper, if any.
     fn release_to_ring(&self, index: u32) {
-        self.shared.ring.enqueue(index);
-        self.shared.adapt.notify_one();
+        self.shared().ring.enqueue(index);
+        self.shared().adapt.notify_one();
     }
 
     /// This thread's cache is full, being stolen from, or someone waits:
@@ -772,22 +819,22 @@ impl<T> BoundedPool<T> {
     fn spill(&self, magazine: *const cache::Magazine, index: u32) {
         // SAFETY: as in `strike_slow`.
         let mut mag = unsafe { &*magazine }.lock();
-        if self.shared.adapt.waiters() != 0 {
+        if self.shared().adapt.waiters() != 0 {
             drop(mag);
-            self.shared.ring.enqueue(index);
-            self.shared.adapt.notify_one();
+            self.shared().ring.enqueue(index);
+            self.shared().adapt.notify_one();
             return;
         }
         if !mag.push_one(index) {
             for _ in 0..mag.batch() {
                 match mag.pop_one() {
-                    Some(i) => self.shared.ring.enqueue(i),
+                    Some(i) => self.shared().ring.enqueue(i),
                     None => break,
                 }
             }
             let kept = mag.push_one(index);
             debug_assert!(kept, "a spill left no room");
-            self.shared.adapt.notify_one();
+            self.shared().adapt.notify_one();
         }
     }
 
@@ -807,7 +854,16 @@ impl<T> BoundedPool<T> {
             index.pool_id(),
             self.id
         );
-        debug_assert!((index.index() as usize) < self.capacity());
+        // A token of this pool holds an index below its capacity (I3); a
+        // forged one (`BufIndex::from_raw`) must not reach past the slab. One
+        // compare, next to the id check's.
+        assert!(
+            (index.index() as usize) < self.capacity(),
+            "BufIndex {} is out of range for pool #{} of capacity {}",
+            index.index(),
+            self.id,
+            self.capacity()
+        );
     }
 }
 
@@ -819,15 +875,26 @@ fn deadline(timeout: Duration) -> Option<Instant> {
 impl<T> Drop for BoundedPool<T> {
     fn drop(&mut self) {
         // Detach every thread's magazine first: flushes that come later (a
-        // thread exiting) must not push into the freed ring.
-        let magazines = self
-            .shared
-            .magazines
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner());
-        for magazine in magazines.drain(..) {
+        // thread exiting) must not push into the freed ring. A flush running
+        // now holds its magazine's lock and a `&Shared`: `lock()` (not
+        // `get_mut()`, which would assert a unique borrow of `Shared`) and
+        // each magazine's lock wait for it to finish.
+        let magazines = std::mem::take(
+            &mut *self
+                .shared()
+                .magazines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for magazine in magazines {
             magazine.lock_as_thief().detach();
         }
+        // SAFETY: `shared` came from `Box::leak` in `from_slab` and is freed
+        // only here. Every magazine is detached (above, under its lock), so
+        // no thread holds or can take a `&Shared` any more (`Exclusive::shared`
+        // hands one out only while not detached), and `&mut self` excludes
+        // this pool's own methods.
+        drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
         if std::mem::needs_drop::<T>() {
             for i in 0..self.capacity() {
                 // SAFETY: every item was initialised at creation, and no

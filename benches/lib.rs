@@ -1,0 +1,1 @@
+//! The `iobuf-benches` package: criterion benchmarks in `pool.rs` (`cargo bench -p iobuf-benches --bench pool`).
