@@ -186,10 +186,10 @@ fn get_timeout_fails_near_its_deadline() {
         assert_eq!(pool.get_timeout(timeout).unwrap_err(), Error::TimedOut);
         let took = started.elapsed();
         assert!(took >= timeout, "{ms} ms: returned after {took:?}");
-        assert!(
-            took < timeout + Duration::from_millis(50),
-            "{ms} ms: took {took:?}"
-        );
+        // Miri's clock ticks with every interpreted instruction, so the
+        // spin before the sleep costs it "time" a real CPU does not spend.
+        let slack = Duration::from_millis(if cfg!(miri) { 1000 } else { 50 });
+        assert!(took < timeout + slack, "{ms} ms: took {took:?}");
     }
     assert_eq!(
         pool.get_index_timeout(Duration::from_millis(1))
