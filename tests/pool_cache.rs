@@ -295,3 +295,16 @@ fn dropping_a_pool_right_after_its_users_exit_is_sound() {
         drop(pool);
     }
 }
+
+/// The thread-cache limit is one constant, enforced the same way by the
+/// runtime (an error here) as by `buffer_pools!` (a compile error, see
+/// tests/ui/pools-thread-cache-too-large.rs): never a silent clamp.
+#[test]
+fn a_thread_cache_above_the_limit_is_an_error() {
+    let too_large = PoolConfig::new().thread_cache(iobuf::pool::MAX_THREAD_CACHE + 1);
+    let err = PicoBufferPool::with_config(64, too_large).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(err.to_string().contains("MAX_THREAD_CACHE"), "{err}");
+    let at_limit = PoolConfig::new().thread_cache(iobuf::pool::MAX_THREAD_CACHE);
+    assert!(PicoBufferPool::with_config(64, at_limit).is_ok());
+}

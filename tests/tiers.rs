@@ -100,3 +100,34 @@ fn try_from_usize_mirrors_for_size() {
     assert!(matches!(err, Error::InvalidArgument { .. }));
     assert_eq!(usize::from(Tier::Nano), 128);
 }
+
+/// `#[buffer_tier(tier = X)]` checks literal lengths with the macro's
+/// formula for the tier sizes; deriving every tier with its length written
+/// out holds that formula to iobuf's tier table.
+#[test]
+fn derive_accepts_every_tier_at_its_literal_size() {
+    macro_rules! tiers {
+        ($($name:ident([u8; $len:tt]) = $tier:ident;)*) => {$(
+            #[derive(BufferTier)]
+            #[buffer_tier(tier = $tier)]
+            #[allow(dead_code)]
+            struct $name([u8; $len]);
+            assert_eq!($name::SIZE, $len);
+            assert_eq!($name::TIER, Some(Tier::$tier));
+        )*};
+    }
+    tiers! {
+        A([u8; 32]) = Pico;
+        B([u8; 128]) = Nano;
+        C([u8; 512]) = Micro;
+        D([u8; 2048]) = Small;
+        E([u8; 8192]) = Medium;
+        F([u8; 32768]) = Big;
+        G([u8; 131072]) = Large;
+        H([u8; 524288]) = Great;
+        I([u8; 2097152]) = Huge;
+        J([u8; 8388608]) = Vast;
+        K([u8; 33554432]) = Giant;
+        L([u8; 134217728]) = Titan;
+    }
+}

@@ -3,21 +3,44 @@
 //! Depend on `iobuf` and use the macros it re-exports; this crate's paths
 //! and output are not a stable interface of their own.
 //!
-//! `#[derive(BufferTier)]` works in phases, one module each: `ast` reads `syn` input
-//! into a typed model, `attr` parses attributes, `valid` checks every
-//! rule and gathers all errors, `expand` generates code for valid input,
-//! and `fallback` emits the errors plus stubs that stop follow-on errors.
-//! `buffer_pools!` has the same phases in the `pools` module.
+//! # Layout
+//!
+//! Each macro has a module, and in it one file per phase: `ast` reads the
+//! input into a typed model, `valid` checks every rule, `expand` generates
+//! code for valid input, and `fallback` emits the errors plus stubs that
+//! stop follow-on errors.
+//!
+//! - `derive`: `#[derive(BufferTier)]`, with `attr` for its `#[repr]` and
+//!   `#[buffer_tier]` attributes;
+//! - `pools`: the engine of `buffer_pools!`;
+//! - `errors`: the collector both use, so every mistake of an input is
+//!   reported in one compile;
+//! - `paths`: helpers for the rule below.
+//!
+//! # Generated paths
+//!
+//! Both macros follow one rule, so that their output compiles under
+//! `#![no_implicit_prelude]`, beside user items named `Option` or `core`,
+//! and against a renamed `iobuf`:
+//!
+//! - Every path starts from the `iobuf` path the macro was given: the
+//!   derive's `krate` (`::iobuf`, or the `#[buffer_tier(crate = …)]` path),
+//!   and for `buffer_pools!` the `$crate` that its `macro_rules!` front
+//!   passes in.
+//! - `core` is always `<krate>::__private::core`, never `::core`: a crate
+//!   can shadow `::core` (`extern crate self as core`).
+//! - A check that an `unsafe impl`'s soundness rests on goes through items
+//!   of the real trait, `<T as krate::BufferTier>::…`, whose bodies live in
+//!   `iobuf`. A `crate = …` path, a re-export or a shadowed `assert!` can
+//!   change what else the output calls, never what those checks prove.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod ast;
-mod attr;
-mod expand;
-mod fallback;
+mod derive;
+mod errors;
+mod paths;
 mod pools;
-mod valid;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -29,16 +52,7 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(BufferTier, attributes(buffer_tier))]
 pub fn derive_buffer_tier(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    let mut errors = valid::Errors::default();
-    let model = ast::Input::from_syn(&input, &mut errors);
-    if model.is_struct {
-        valid::check(&model, &mut errors);
-    }
-    match errors.finish() {
-        Ok(()) => expand::buffer_tier(&model),
-        Err(err) => fallback::buffer_tier(&input, err),
-    }
-    .into()
+    derive::buffer_tier(&input).into()
 }
 
 /// The engine of `iobuf::buffer_pools!`; call that macro instead (it passes

@@ -8,11 +8,7 @@ use std::mem::{align_of, size_of};
 
 use crate::__private::{ByteArray, ByteFields};
 use crate::iovec::IoVec;
-use crate::tier::{
-    BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,
-    BUFFER_SIZE_MEDIUM, BUFFER_SIZE_MICRO, BUFFER_SIZE_NANO, BUFFER_SIZE_PICO, BUFFER_SIZE_SMALL,
-    BUFFER_SIZE_TITAN, BUFFER_SIZE_VAST, Tier,
-};
+use crate::tier::{self, BUFFER_SIZE_LARGE, Tier, for_each_tier};
 
 /// A plain block of bytes that pools hold and I/O reads into and writes from.
 ///
@@ -238,8 +234,8 @@ fn is_aligned_for<T>(bytes: &[u8]) -> bool {
 
 /// Declares a standard buffer type with the derive, plus the conversions and
 /// a contents-free `Debug` that every standard type shares.
-macro_rules! standard_buffers {
-    ($($(#[$doc:meta])* $name:ident($size:ident) = $tier:ident;)*) => {$(
+macro_rules! standard_buffer {
+    ($(#[$doc:meta])* $name:ident($size:path) = $tier:ident) => {
         $(#[$doc])*
         #[derive(crate::BufferTier)]
         #[buffer_tier(tier = $tier)]
@@ -266,36 +262,29 @@ macro_rules! standard_buffers {
                     .finish_non_exhaustive()
             }
         }
+    };
+}
+
+/// One standard buffer type per row of the tier table.
+macro_rules! tier_buffers {
+    ($({
+        $variant:ident, $name:literal, $size_const:ident = $size:expr, $doc_size:literal,
+        $article:literal, $buffer:ident, $pool:ident, $use_case:literal
+    })*) => {$(
+        standard_buffer! {
+            #[doc = concat!(
+                $article, " ", $doc_size, " buffer ([`Tier::", stringify!($variant), "`])."
+            )]
+            $buffer(tier::$size_const) = $variant
+        }
     )*};
 }
 
-standard_buffers! {
-    /// A 32 B buffer ([`Tier::Pico`]).
-    PicoBuffer(BUFFER_SIZE_PICO) = Pico;
-    /// A 128 B buffer ([`Tier::Nano`]).
-    NanoBuffer(BUFFER_SIZE_NANO) = Nano;
-    /// A 512 B buffer ([`Tier::Micro`]).
-    MicroBuffer(BUFFER_SIZE_MICRO) = Micro;
-    /// A 2 KiB buffer ([`Tier::Small`]).
-    SmallBuffer(BUFFER_SIZE_SMALL) = Small;
-    /// An 8 KiB buffer ([`Tier::Medium`]).
-    MediumBuffer(BUFFER_SIZE_MEDIUM) = Medium;
-    /// A 32 KiB buffer ([`Tier::Big`]).
-    BigBuffer(BUFFER_SIZE_BIG) = Big;
-    /// A 128 KiB buffer ([`Tier::Large`]).
-    LargeBuffer(BUFFER_SIZE_LARGE) = Large;
-    /// A 512 KiB buffer ([`Tier::Great`]).
-    GreatBuffer(BUFFER_SIZE_GREAT) = Great;
-    /// A 2 MiB buffer ([`Tier::Huge`]).
-    HugeBuffer(BUFFER_SIZE_HUGE) = Huge;
-    /// An 8 MiB buffer ([`Tier::Vast`]).
-    VastBuffer(BUFFER_SIZE_VAST) = Vast;
-    /// A 32 MiB buffer ([`Tier::Giant`]).
-    GiantBuffer(BUFFER_SIZE_GIANT) = Giant;
-    /// A 128 MiB buffer ([`Tier::Titan`]).
-    TitanBuffer(BUFFER_SIZE_TITAN) = Titan;
+for_each_tier!(tier_buffers);
+
+standard_buffer! {
     /// A 128 KiB buffer meant for io_uring buffer registration
     /// (`register_buffers`); the same size as [`LargeBuffer`], a distinct type
     /// so registered and unregistered buffers cannot be mixed up.
-    RegisterBuffer(BUFFER_SIZE_LARGE) = Large;
+    RegisterBuffer(BUFFER_SIZE_LARGE) = Large
 }

@@ -159,10 +159,7 @@ mod ring;
 mod sync;
 mod tier;
 
-pub use buffer::{
-    BigBuffer, BufferTier, GiantBuffer, GreatBuffer, HugeBuffer, LargeBuffer, MediumBuffer,
-    MicroBuffer, NanoBuffer, PicoBuffer, RegisterBuffer, SmallBuffer, TitanBuffer, VastBuffer,
-};
+pub use buffer::BufferTier;
 pub use error::Error;
 pub use iobuf_macros::BufferTier;
 
@@ -176,16 +173,24 @@ pub use mem::{
     cache_line_aligned_mem, cache_line_aligned_mem_blocks, page_size,
 };
 pub use pool::{
-    BigBufferPool, BoundedPool, BufIndex, GiantBufferPool, GreatBufferPool, HugeBufferPool,
-    IndirectPool, LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, OwnedPooled,
-    PicoBufferPool, Pool, PoolConfig, PoolStats, Pooled, RegisterBufferPool, SmallBufferPool,
-    TitanBufferPool, VastBufferPool,
+    BoundedPool, BufIndex, IndirectPool, OwnedPooled, Pool, PoolConfig, PoolStats, Pooled,
 };
-pub use tier::{
-    BUFFER_SIZE_BIG, BUFFER_SIZE_GIANT, BUFFER_SIZE_GREAT, BUFFER_SIZE_HUGE, BUFFER_SIZE_LARGE,
-    BUFFER_SIZE_MEDIUM, BUFFER_SIZE_MICRO, BUFFER_SIZE_NANO, BUFFER_SIZE_PICO, BUFFER_SIZE_SMALL,
-    BUFFER_SIZE_TITAN, BUFFER_SIZE_VAST, ParseTierError, Tier, buffer_size_for,
-};
+pub use tier::{ParseTierError, Tier, buffer_size_for};
+
+/// Re-exports each tier's size constant, buffer type and pool alias, in
+/// size order, with the io_uring registration buffer after them.
+macro_rules! reexport_tiers {
+    ($({
+        $variant:ident, $name:literal, $size_const:ident = $size:expr, $doc_size:literal,
+        $article:literal, $buffer:ident, $pool:ident, $use_case:literal
+    })*) => {
+        pub use buffer::{$($buffer,)* RegisterBuffer};
+        pub use pool::{$($pool,)* RegisterBufferPool};
+        pub use tier::{$($size_const),*};
+    };
+}
+
+tier::for_each_tier!(reexport_tiers);
 
 /// What [`buffer_pools!`] emits, shown on a real invocation. This module
 /// exists only in the documentation (`#[cfg(doc)]`); it was declared as:

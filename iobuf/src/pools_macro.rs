@@ -48,7 +48,9 @@ use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 ///   Other attributes go on the buffer type.
 /// - `#[pool(...)]` sets [`PoolConfig`] options: `zero_on_return`,
 ///   `huge_pages`, `lock_memory`, `prefault`, and `thread_cache = N`
-///   (buffers per thread cache; 0 turns caching off).
+///   (buffers per thread cache, at most
+///   [`MAX_THREAD_CACHE`](crate::pool::MAX_THREAD_CACHE); 0 turns caching
+///   off).
 ///
 /// Mistakes are compile errors that point at the offending tokens, all
 /// reported together.

@@ -52,12 +52,13 @@
 //!
 //! # Invariants
 //!
-//! - **I1** every index in `0..n` is in exactly one place: the ring or one
-//!   holder. The pool enqueues only indices it handed out (guards, tokens),
-//!   each once.
+//! - **I1** every index in `0..n` is in exactly one place: the ring, one
+//!   thread's cache (`pool/cache`), or one holder. The pool enqueues only
+//!   indices that left the ring (held by a guard or a token, or idle in a
+//!   cache), each once.
 //! - **I2** a slot's cycle only grows; cycles and counters compare by wrapping
 //!   signed difference ([`Cycle::precedes`]).
-//! - **I3** every index in a slot or a holder's hands is `< n`.
+//! - **I3** every index in a slot, a cache or a holder's hands is `< n`.
 //! - **I4** at most `n` indices are ever in the ring (I1), so an enqueue always
 //!   finds a slot within `2n` positions and never fails.
 //!

@@ -5,88 +5,118 @@ use std::str::FromStr;
 
 use crate::Error;
 
-/// 32 B: UUIDs, flags, tiny control messages.
-pub const BUFFER_SIZE_PICO: usize = 32;
-/// 128 B: HTTP headers, JSON tokens, small RPC payloads.
-pub const BUFFER_SIZE_NANO: usize = 128;
-/// 512 B: DNS packets, MQTT messages, protocol frames.
-pub const BUFFER_SIZE_MICRO: usize = 512;
-/// 2 KiB: WebSocket frames, small HTTP responses.
-pub const BUFFER_SIZE_SMALL: usize = 2 << 10;
-/// 8 KiB: TCP segments, gRPC messages, page I/O.
-pub const BUFFER_SIZE_MEDIUM: usize = 8 << 10;
-/// 32 KiB: TLS records (16 KiB max), stream chunks.
-pub const BUFFER_SIZE_BIG: usize = 32 << 10;
-/// 128 KiB: io_uring buffer rings, bulk network transfers.
-pub const BUFFER_SIZE_LARGE: usize = 128 << 10;
-/// 512 KiB: database pages, large API responses.
-pub const BUFFER_SIZE_GREAT: usize = 512 << 10;
-/// 2 MiB: one huge page, memory-mapped files.
-pub const BUFFER_SIZE_HUGE: usize = 2 << 20;
-/// 8 MiB: image processing, compressed archives.
-pub const BUFFER_SIZE_VAST: usize = 8 << 20;
-/// 32 MiB: video frames, model weights.
-pub const BUFFER_SIZE_GIANT: usize = 32 << 20;
-/// 128 MiB: large data sets; the largest tier.
-pub const BUFFER_SIZE_TITAN: usize = 128 << 20;
-
-/// One of the twelve buffer sizes, each four times the one before.
+/// The tier table: the one place the twelve tiers are written. Everything
+/// else is generated from it or checked against it: the `BUFFER_SIZE_*`
+/// constants, [`Tier`] and its tables (here), the standard buffer types
+/// (`buffer.rs`), their pool aliases (`pool/aliases.rs`) and the root
+/// re-exports (`lib.rs`). The derive's `#[buffer_tier(tier = X)]` checks
+/// sizes against [`Tier::size`]; `iobuf-macros` keeps only the names, and a
+/// formula for literal lengths that `tests/tiers.rs` holds to this table.
 ///
-/// # Examples
+/// `for_each_tier!(callback)` calls `callback!` with one row per tier,
+/// smallest first:
 ///
+/// ```text
+/// { Variant, "name", BUFFER_SIZE_CONST = size, "doc size", "article",
+///   BufferType, BufferTypePool, "use case" }
 /// ```
-/// use iobuf::Tier;
 ///
-/// assert_eq!(Tier::Small.size(), 2048);
-/// assert_eq!(Tier::for_size(2049), Some(Tier::Medium));
-/// assert_eq!("huge".parse::<Tier>(), Ok(Tier::Huge));
-/// assert_eq!(Tier::Titan.to_string(), "titan");
-/// assert!(Tier::Pico < Tier::Titan);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Tier {
-    /// 32 B ([`BUFFER_SIZE_PICO`]).
-    Pico,
-    /// 128 B ([`BUFFER_SIZE_NANO`]).
-    Nano,
-    /// 512 B ([`BUFFER_SIZE_MICRO`]).
-    Micro,
-    /// 2 KiB ([`BUFFER_SIZE_SMALL`]).
-    Small,
-    /// 8 KiB ([`BUFFER_SIZE_MEDIUM`]).
-    Medium,
-    /// 32 KiB ([`BUFFER_SIZE_BIG`]).
-    Big,
-    /// 128 KiB ([`BUFFER_SIZE_LARGE`]).
-    Large,
-    /// 512 KiB ([`BUFFER_SIZE_GREAT`]).
-    Great,
-    /// 2 MiB ([`BUFFER_SIZE_HUGE`]).
-    Huge,
-    /// 8 MiB ([`BUFFER_SIZE_VAST`]).
-    Vast,
-    /// 32 MiB ([`BUFFER_SIZE_GIANT`]).
-    Giant,
-    /// 128 MiB ([`BUFFER_SIZE_TITAN`]).
-    Titan,
+/// A callback matches every field and uses what it needs. Each size is
+/// four times the one before, from 32 B; a compile-time assertion below
+/// holds the table to it.
+macro_rules! for_each_tier {
+    ($callback:ident) => {
+        $callback! {
+            { Pico, "pico", BUFFER_SIZE_PICO = 32, "32 B", "A",
+              PicoBuffer, PicoBufferPool, "UUIDs, flags, tiny control messages." }
+            { Nano, "nano", BUFFER_SIZE_NANO = 128, "128 B", "A",
+              NanoBuffer, NanoBufferPool, "HTTP headers, JSON tokens, small RPC payloads." }
+            { Micro, "micro", BUFFER_SIZE_MICRO = 512, "512 B", "A",
+              MicroBuffer, MicroBufferPool, "DNS packets, MQTT messages, protocol frames." }
+            { Small, "small", BUFFER_SIZE_SMALL = 2 << 10, "2 KiB", "A",
+              SmallBuffer, SmallBufferPool, "WebSocket frames, small HTTP responses." }
+            { Medium, "medium", BUFFER_SIZE_MEDIUM = 8 << 10, "8 KiB", "An",
+              MediumBuffer, MediumBufferPool, "TCP segments, gRPC messages, page I/O." }
+            { Big, "big", BUFFER_SIZE_BIG = 32 << 10, "32 KiB", "A",
+              BigBuffer, BigBufferPool, "TLS records (16 KiB max), stream chunks." }
+            { Large, "large", BUFFER_SIZE_LARGE = 128 << 10, "128 KiB", "A",
+              LargeBuffer, LargeBufferPool, "io_uring buffer rings, bulk network transfers." }
+            { Great, "great", BUFFER_SIZE_GREAT = 512 << 10, "512 KiB", "A",
+              GreatBuffer, GreatBufferPool, "database pages, large API responses." }
+            { Huge, "huge", BUFFER_SIZE_HUGE = 2 << 20, "2 MiB", "A",
+              HugeBuffer, HugeBufferPool, "one huge page, memory-mapped files." }
+            { Vast, "vast", BUFFER_SIZE_VAST = 8 << 20, "8 MiB", "An",
+              VastBuffer, VastBufferPool, "image processing, compressed archives." }
+            { Giant, "giant", BUFFER_SIZE_GIANT = 32 << 20, "32 MiB", "A",
+              GiantBuffer, GiantBufferPool, "video frames, model weights." }
+            { Titan, "titan", BUFFER_SIZE_TITAN = 128 << 20, "128 MiB", "A",
+              TitanBuffer, TitanBufferPool, "large data sets; the largest tier." }
+        }
+    };
 }
+pub(crate) use for_each_tier;
+
+/// Declares the size constants, [`Tier`], and the tables behind
+/// [`Tier::ALL`], [`Tier::size`] and [`Tier::name`].
+macro_rules! tier_items {
+    ($({
+        $variant:ident, $name:literal, $size_const:ident = $size:expr, $doc_size:literal,
+        $article:literal, $buffer:ident, $pool:ident, $use_case:literal
+    })*) => {
+        $(
+            #[doc = concat!($doc_size, ": ", $use_case)]
+            pub const $size_const: usize = $size;
+        )*
+
+        /// One of the twelve buffer sizes, each four times the one before.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use iobuf::Tier;
+        ///
+        /// assert_eq!(Tier::Small.size(), 2048);
+        /// assert_eq!(Tier::for_size(2049), Some(Tier::Medium));
+        /// assert_eq!("huge".parse::<Tier>(), Ok(Tier::Huge));
+        /// assert_eq!(Tier::Titan.to_string(), "titan");
+        /// assert!(Tier::Pico < Tier::Titan);
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Tier {
+            $(
+                #[doc = concat!($doc_size, " ([`", stringify!($size_const), "`]).")]
+                $variant,
+            )*
+        }
+
+        /// [`Tier::ALL`].
+        const ALL: [Tier; 12] = [$(Tier::$variant),*];
+        /// The sizes in bytes, indexed by [`Tier::index`].
+        const SIZES: [usize; 12] = [$($size_const),*];
+        /// The lower-case names, indexed by [`Tier::index`].
+        const NAMES: [&str; 12] = [$($name),*];
+    };
+}
+
+for_each_tier!(tier_items);
+
+// `for_size` relies on the table being sorted, and the docs promise powers
+// of 4 from 32 B.
+const _: () = {
+    assert!(SIZES[0] == 32, "the smallest tier is 32 bytes");
+    let mut i = 1;
+    while i < SIZES.len() {
+        assert!(
+            SIZES[i] == 4 * SIZES[i - 1],
+            "each tier is four times the one before"
+        );
+        i += 1;
+    }
+};
 
 impl Tier {
     /// Every tier, smallest first.
-    pub const ALL: [Tier; 12] = [
-        Tier::Pico,
-        Tier::Nano,
-        Tier::Micro,
-        Tier::Small,
-        Tier::Medium,
-        Tier::Big,
-        Tier::Large,
-        Tier::Great,
-        Tier::Huge,
-        Tier::Vast,
-        Tier::Giant,
-        Tier::Titan,
-    ];
+    pub const ALL: [Tier; 12] = ALL;
 
     /// The largest tier.
     pub const MAX: Tier = Tier::Titan;
@@ -97,7 +127,7 @@ impl Tier {
     /// assert_eq!(iobuf::Tier::Large.size(), iobuf::BUFFER_SIZE_LARGE);
     /// ```
     pub const fn size(self) -> usize {
-        BUFFER_SIZE_PICO << (2 * self as u32)
+        SIZES[self.index()]
     }
 
     /// The position of the tier in [`Tier::ALL`] (0 for `Pico`).
@@ -142,20 +172,7 @@ impl Tier {
     /// The lower-case name (`"pico"` … `"titan"`), as [`Display`](fmt::Display)
     /// prints it and [`FromStr`] reads it.
     pub const fn name(self) -> &'static str {
-        match self {
-            Tier::Pico => "pico",
-            Tier::Nano => "nano",
-            Tier::Micro => "micro",
-            Tier::Small => "small",
-            Tier::Medium => "medium",
-            Tier::Big => "big",
-            Tier::Large => "large",
-            Tier::Great => "great",
-            Tier::Huge => "huge",
-            Tier::Vast => "vast",
-            Tier::Giant => "giant",
-            Tier::Titan => "titan",
-        }
+        NAMES[self.index()]
     }
 }
 

@@ -7,7 +7,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitInt, Token};
 
-use crate::valid::Errors;
+use crate::errors::Errors;
 
 /// The whole invocation.
 pub(crate) struct Invocation {

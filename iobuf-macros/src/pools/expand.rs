@@ -1,19 +1,21 @@
 //! The items a valid `buffer_pools!` invocation emits.
 //!
-//! Every path is absolute: `$crate` of the front macro (so a renamed
-//! `iobuf` works) and `core` through `$crate::__private::core`, so the output
-//! compiles under `#![no_implicit_prelude]` and beside user items named
-//! `Option`, `Result` or `core`. Every item is documented and allowed to go
-//! unused, so it raises no warning in the user's crate.
+//! Paths follow the crate's one rule ("Generated paths" in the crate docs):
+//! they start from `$crate` of the front macro (so a renamed `iobuf`
+//! works), `core` included, so the output compiles under
+//! `#![no_implicit_prelude]` and beside user items named `Option`, `Result`
+//! or `core`. Every item is documented and allowed to go unused, so it
+//! raises no warning in the user's crate.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
 use super::ast::{Entry, Invocation};
+use crate::paths;
 
 pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
     let k = &invocation.krate;
-    let core = quote!(#k::__private::core);
+    let core = paths::core(k);
     let mut entries: Vec<&Entry> = invocation.entries.iter().collect();
     entries.sort_by_key(|e| e.size().value);
 
@@ -191,7 +193,7 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
 }
 
 fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
-    let core = quote!(#k::__private::core);
+    let core = paths::core(k);
     let name = &e.name;
     let name_str = name.to_string();
     let ty = &e.type_name;
@@ -234,6 +236,21 @@ fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
         let n = usize_lit(n);
         quote!(.thread_cache(#n))
     }));
+    // Checked against the runtime's constant, the one place the limit is
+    // written, and reported at the user's value.
+    let thread_cache_check = e.options.thread_cache.map(|(n, span)| {
+        let k = paths::located_at(k, span);
+        let core = paths::core(&k);
+        let mut value = usize_lit(n);
+        value.set_span(span);
+        let msg = format!(
+            "`thread_cache = {n}` is above `iobuf::pool::MAX_THREAD_CACHE`, the most buffers a \
+             thread cache holds; lower it"
+        );
+        quote_spanned! {span=>
+            const _: () = #core::assert!(#value <= #k::pool::MAX_THREAD_CACHE, #msg);
+        }
+    });
     quote! {
         #[doc = #type_doc]
         #[doc = ""]
@@ -244,6 +261,8 @@ fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
         #[repr(transparent)]
         #[allow(dead_code)]
         pub struct #ty(pub [u8; #size]);
+
+        #thread_cache_check
 
         impl #core::fmt::Debug for #ty {
             fn fmt(&self, f: &mut #core::fmt::Formatter<'_>) -> #core::fmt::Result {

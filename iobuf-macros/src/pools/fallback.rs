@@ -6,10 +6,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::ast::Invocation;
+use crate::paths;
 
 pub(crate) fn pools(invocation: &Invocation, err: syn::Error) -> TokenStream {
     let k = &invocation.krate;
-    let core = quote!(#k::__private::core);
+    let core = paths::core(k);
     let errors = err.to_compile_error();
     let mut seen = std::collections::HashSet::new();
     let stubs = invocation

@@ -9,7 +9,7 @@ pub(crate) mod valid;
 
 use proc_macro2::TokenStream;
 
-use crate::valid::Errors;
+use crate::errors::Errors;
 
 /// Expands `$crate; entries…` (what `iobuf::buffer_pools!` passes on).
 pub(crate) fn buffer_pools(input: TokenStream) -> TokenStream {

@@ -4,13 +4,10 @@
 use std::collections::HashMap;
 
 use super::ast::Invocation;
-use crate::valid::Errors;
+use crate::errors::Errors;
 
 /// The largest pool: 2^31 buffers.
 const MAX_COUNT: u128 = 1 << 31;
-
-/// `iobuf::pool::MAX_THREAD_CACHE`.
-const MAX_THREAD_CACHE: u128 = 4096;
 
 /// What `usize` holds on the 64-bit targets iobuf supports.
 const USIZE_MAX: u128 = u64::MAX as u128;
@@ -98,11 +95,17 @@ pub(crate) fn check(invocation: &Invocation, errors: &mut Errors) {
             sizes.insert(size, &entry.name);
         }
 
+        // The limit itself is checked by the expansion, against
+        // `iobuf::pool::MAX_THREAD_CACHE`; here only what it cannot even
+        // write as a `usize`.
         if let Some((n, span)) = entry.options.thread_cache {
-            if n > MAX_THREAD_CACHE {
+            if n > USIZE_MAX {
                 errors.push(syn::Error::new(
                     span,
-                    format!("a thread cache holds at most {MAX_THREAD_CACHE} buffers"),
+                    format!(
+                        "`thread_cache = {n}` does not fit in a `usize`; a thread cache holds \
+                         at most `iobuf::pool::MAX_THREAD_CACHE` buffers"
+                    ),
                 ));
             }
         }

@@ -1,5 +1,7 @@
 //! Pool options and statistics.
 
+use crate::buffer::BufferTier;
+use crate::error::Error;
 use crate::mem::MapOptions;
 
 /// How a [`BoundedPool`](crate::BoundedPool) is built and behaves.
@@ -35,14 +37,17 @@ pub struct PoolConfig {
     /// Commit every page of the slab at creation, so first use pays no page
     /// faults (otherwise pages are committed as buffers are first written).
     pub prefault: bool,
-    /// Buffers each thread may keep in its own cache (0: no caching).
-    /// `None` picks [`default_thread_cache`]: a sixteenth of the capacity,
-    /// at most 256, and no caching below 64 buffers, where caches would
-    /// strand most of the pool.
+    /// Buffers each thread may keep in its own cache (0: no caching), at
+    /// most [`MAX_THREAD_CACHE`] (more is an [`Error::InvalidArgument`] at
+    /// creation) and never more than the pool's capacity (a larger value is
+    /// lowered to it). `None` picks [`default_thread_cache`]: a sixteenth
+    /// of the capacity, at most 256, and no caching below 64 buffers, where
+    /// caches would strand most of the pool.
     pub thread_cache: Option<usize>,
 }
 
-/// The largest thread cache.
+/// The largest thread cache: the one limit that [`PoolConfig::thread_cache`]
+/// and `buffer_pools!`' `#[pool(thread_cache = N)]` both enforce.
 pub const MAX_THREAD_CACHE: usize = 4096;
 
 /// The default per-thread cache size for a pool of `capacity` buffers: a
@@ -106,7 +111,8 @@ impl PoolConfig {
     }
 
     /// Sets [`thread_cache`](Self::thread_cache): each thread keeps up to
-    /// `buffers` in its own cache (0 turns caching off).
+    /// `buffers` in its own cache (0 turns caching off). Above
+    /// [`MAX_THREAD_CACHE`], creating the pool fails.
     #[must_use = "builder methods return the changed config"]
     pub const fn thread_cache(mut self, buffers: usize) -> Self {
         self.thread_cache = Some(buffers);
@@ -119,6 +125,60 @@ impl PoolConfig {
             populate: self.prefault,
             lock: self.lock_memory,
         }
+    }
+}
+
+/// A [`PoolConfig`] resolved once, at creation, for one pool: what the
+/// pool consults afterwards.
+pub(super) struct Settings<T> {
+    /// Indices per thread cache, after the default, the capacity and the
+    /// platform (`membarrier`) had their say; 0 turns caching off.
+    pub(super) cache_capacity: u32,
+    /// Zeroes an item on its way back. Only [`Settings::for_buffers`] (for
+    /// `T: BufferTier`, whose every byte pattern is valid) can set it, and
+    /// it is safe code: zeroing needs no proof of its own.
+    pub(super) zero: Option<fn(&mut T)>,
+}
+
+impl<T> Settings<T> {
+    /// Settings for a pool of any `T`: never zeroes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a thread cache above
+    /// [`MAX_THREAD_CACHE`].
+    pub(super) fn resolve(config: &PoolConfig, capacity: usize) -> Result<Self, Error> {
+        let requested = config
+            .thread_cache
+            .unwrap_or_else(|| default_thread_cache(capacity));
+        if requested > MAX_THREAD_CACHE {
+            return Err(Error::invalid(format!(
+                "a thread cache of {requested} buffers is above MAX_THREAD_CACHE ({MAX_THREAD_CACHE})"
+            )));
+        }
+        // The owner's fast path relies on an asymmetric fence for thieves;
+        // where the light side would cost a full fence per operation,
+        // caching is off (it would cost more than the ring).
+        let cache_capacity = if crate::fence::light_side_is_cheap() {
+            requested.min(capacity) as u32
+        } else {
+            0
+        };
+        Ok(Settings {
+            cache_capacity,
+            zero: None,
+        })
+    }
+}
+
+impl<T: BufferTier> Settings<T> {
+    /// Settings for a pool of buffers: zeroing as configured.
+    pub(super) fn for_buffers(config: &PoolConfig, capacity: usize) -> Result<Self, Error> {
+        let mut settings = Settings::resolve(config, capacity)?;
+        if config.zero_on_return {
+            settings.zero = Some(|item: &mut T| item.as_bytes_mut().fill(0));
+        }
+        Ok(settings)
     }
 }
 

@@ -1,5 +1,9 @@
 //! What a holder of a pooled buffer has: a borrowing guard ([`Pooled`]), an
 //! owning guard ([`OwnedPooled`]), or a bare token ([`BufIndex`]).
+//!
+//! The two guards are one implementation, [`Held`], generic over how it
+//! reaches its pool (a reference or an `Arc`); the public types wrap it
+//! for their names, variance and auto traits.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -8,7 +12,72 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use super::BoundedPool;
-use crate::BufferTier;
+use crate::buffer::BufferTier;
+
+/// How a holder reaches its pool: borrowed, or through an `Arc`.
+trait Reach {
+    type Item;
+    fn pool(&self) -> &BoundedPool<Self::Item>;
+}
+
+impl<T> Reach for &BoundedPool<T> {
+    type Item = T;
+    #[inline(always)]
+    fn pool(&self) -> &BoundedPool<T> {
+        self
+    }
+}
+
+impl<T> Reach for Arc<BoundedPool<T>> {
+    type Item = T;
+    #[inline(always)]
+    fn pool(&self) -> &BoundedPool<T> {
+        self
+    }
+}
+
+/// Index `index` of the pool behind `pool`, held alone (I1) until this
+/// drops and returns it.
+struct Held<P: Reach> {
+    pool: P,
+    index: u32,
+}
+
+impl<P: Reach> Held<P> {
+    #[inline(always)]
+    fn get(&self) -> &P::Item {
+        // SAFETY: this holder holds `index` alone (I1) for as long as it
+        // lives, and `index < capacity` (I3); `&self` allows shared access.
+        unsafe { &*self.pool.pool().item(self.index) }
+    }
+
+    #[inline(always)]
+    fn get_mut(&mut self) -> &mut P::Item {
+        // SAFETY: as in `get`; `&mut self` makes the access exclusive.
+        unsafe { &mut *self.pool.pool().item(self.index) }
+    }
+
+    /// Gives up the guard and keeps the buffer as a bare token.
+    fn into_index(self) -> BufIndex {
+        let this = ManuallyDrop::new(self);
+        let token = this.pool.pool().token(this.index);
+        // SAFETY: `this` is never used again and its destructor never runs,
+        // so its way to the pool (an `Arc`, say) is dropped exactly once,
+        // here.
+        drop(unsafe { std::ptr::read(&this.pool) });
+        token
+    }
+}
+
+impl<P: Reach> Drop for Held<P> {
+    #[inline]
+    fn drop(&mut self) {
+        self.pool.pool().release(self.index);
+    }
+}
+
+/// Makes a marker invariant in `T`, whatever else it holds; `Send + Sync`.
+type Invariant<T> = fn(T) -> T;
 
 /// A buffer taken from a [`BoundedPool`]; it goes back when dropped (also
 /// while unwinding from a panic).
@@ -28,8 +97,7 @@ use crate::BufferTier;
 /// ```
 #[must_use = "a Pooled returns its buffer the moment it is dropped"]
 pub struct Pooled<'a, T> {
-    pool: &'a BoundedPool<T>,
-    index: u32,
+    held: Held<&'a BoundedPool<T>>,
     /// Access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`; and
     /// invariant in `T`, as it hands out `&mut T`.
     _item: PhantomData<&'a mut T>,
@@ -39,79 +107,16 @@ impl<'a, T> Pooled<'a, T> {
     #[inline]
     pub(super) fn new(pool: &'a BoundedPool<T>, index: u32) -> Self {
         Pooled {
-            pool,
-            index,
+            held: Held { pool, index },
             _item: PhantomData,
         }
     }
 
-    /// The buffer's index in its pool: stable for the pool's life, and the
-    /// position of the buffer in [`BoundedPool::iovecs`] (io_uring's fixed
-    /// buffer index).
-    pub fn index(&self) -> u32 {
-        self.index
-    }
-
     /// The pool the buffer belongs to.
     pub fn pool(&self) -> &'a BoundedPool<T> {
-        self.pool
-    }
-
-    /// Gives up the guard and keeps the buffer as a bare [`BufIndex`] token,
-    /// to be returned with [`BoundedPool::put`].
-    pub fn into_index(self) -> BufIndex {
-        let this = ManuallyDrop::new(self);
-        this.pool.token(this.index)
+        self.held.pool
     }
 }
-
-impl<T> Deref for Pooled<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds `index` alone (I1) for as long as it
-        // lives, and `index < capacity` (I3).
-        unsafe { &*self.pool.item(self.index) }
-    }
-}
-
-impl<T> DerefMut for Pooled<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes the access exclusive.
-        unsafe { &mut *self.pool.item(self.index) }
-    }
-}
-
-impl<T: BufferTier> AsRef<[u8]> for Pooled<'_, T> {
-    fn as_ref(&self) -> &[u8] {
-        (**self).as_bytes()
-    }
-}
-
-impl<T: BufferTier> AsMut<[u8]> for Pooled<'_, T> {
-    fn as_mut(&mut self) -> &mut [u8] {
-        (**self).as_bytes_mut()
-    }
-}
-
-impl<T> Drop for Pooled<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.pool.release(self.index);
-    }
-}
-
-impl<T> fmt::Debug for Pooled<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pooled")
-            .field("type", &std::any::type_name::<T>())
-            .field("index", &self.index)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Makes a marker invariant in `T`, whatever else it holds; `Send + Sync`.
-type Invariant<T> = fn(T) -> T;
 
 /// A buffer taken from an `Arc`-shared [`BoundedPool`]: `'static`, so it
 /// can move into spawned threads and async tasks. It goes back when
@@ -127,87 +132,85 @@ type Invariant<T> = fn(T) -> T;
 /// ```
 #[must_use = "an OwnedPooled returns its buffer the moment it is dropped"]
 pub struct OwnedPooled<T> {
-    pool: Arc<BoundedPool<T>>,
-    index: u32,
+    held: Held<Arc<BoundedPool<T>>>,
     /// Owns access to one `T`: Send iff `T: Send`, Sync iff `T: Sync`; and
-    /// invariant in `T` (`fn(T) -> T`), as it hands out `&mut T` (the `Arc`
-    /// of an invariant pool makes it so already; this keeps it so on its
-    /// own).
+    /// invariant in `T`, as it hands out `&mut T` (the `Arc` of an
+    /// invariant pool makes it so already; this keeps it so on its own).
     _item: PhantomData<(Box<T>, Invariant<T>)>,
 }
 
 impl<T> OwnedPooled<T> {
     pub(super) fn new(pool: Arc<BoundedPool<T>>, index: u32) -> Self {
         OwnedPooled {
-            pool,
-            index,
+            held: Held { pool, index },
             _item: PhantomData,
         }
     }
 
-    /// The buffer's index in its pool (see [`Pooled::index`]).
-    pub fn index(&self) -> u32 {
-        self.index
-    }
-
     /// The pool the buffer belongs to.
     pub fn pool(&self) -> &Arc<BoundedPool<T>> {
-        &self.pool
-    }
-
-    /// Gives up the guard and keeps the buffer as a bare [`BufIndex`] token.
-    pub fn into_index(self) -> BufIndex {
-        let this = ManuallyDrop::new(self);
-        let token = this.pool.token(this.index);
-        // SAFETY: `this` is never used again and its destructor never runs,
-        // so the Arc is dropped exactly once, here.
-        drop(unsafe { std::ptr::read(&this.pool) });
-        token
+        &self.held.pool
     }
 }
 
-impl<T> Deref for OwnedPooled<T> {
-    type Target = T;
+/// What both guards offer, written once over [`Held`].
+macro_rules! guard_impls {
+    ($($name:ident $(<$lt:lifetime>)?),*) => {$(
+        impl<$($lt,)? T> $name<$($lt,)? T> {
+            /// The buffer's index in its pool: stable for the pool's life,
+            /// and the position of the buffer in [`BoundedPool::iovecs`]
+            /// (io_uring's fixed buffer index).
+            pub fn index(&self) -> u32 {
+                self.held.index
+            }
 
-    fn deref(&self) -> &T {
-        // SAFETY: as for `Pooled`: this guard holds `index` alone (I1).
-        unsafe { &*self.pool.item(self.index) }
-    }
+            /// Gives up the guard and keeps the buffer as a bare
+            /// [`BufIndex`] token, to be returned with [`BoundedPool::put`].
+            pub fn into_index(self) -> BufIndex {
+                self.held.into_index()
+            }
+        }
+
+        impl<$($lt,)? T> Deref for $name<$($lt,)? T> {
+            type Target = T;
+
+            #[inline]
+            fn deref(&self) -> &T {
+                self.held.get()
+            }
+        }
+
+        impl<$($lt,)? T> DerefMut for $name<$($lt,)? T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                self.held.get_mut()
+            }
+        }
+
+        impl<$($lt,)? T: BufferTier> AsRef<[u8]> for $name<$($lt,)? T> {
+            fn as_ref(&self) -> &[u8] {
+                self.held.get().as_bytes()
+            }
+        }
+
+        impl<$($lt,)? T: BufferTier> AsMut<[u8]> for $name<$($lt,)? T> {
+            fn as_mut(&mut self) -> &mut [u8] {
+                self.held.get_mut().as_bytes_mut()
+            }
+        }
+
+        impl<$($lt,)? T> fmt::Debug for $name<$($lt,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("type", &std::any::type_name::<T>())
+                    .field("index", &self.held.index)
+                    .finish_non_exhaustive()
+            }
+        }
+    )*};
 }
 
-impl<T> DerefMut for OwnedPooled<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes the access exclusive.
-        unsafe { &mut *self.pool.item(self.index) }
-    }
-}
-
-impl<T: BufferTier> AsRef<[u8]> for OwnedPooled<T> {
-    fn as_ref(&self) -> &[u8] {
-        (**self).as_bytes()
-    }
-}
-
-impl<T: BufferTier> AsMut<[u8]> for OwnedPooled<T> {
-    fn as_mut(&mut self) -> &mut [u8] {
-        (**self).as_bytes_mut()
-    }
-}
-
-impl<T> Drop for OwnedPooled<T> {
-    fn drop(&mut self) {
-        self.pool.release(self.index);
-    }
-}
-
-impl<T> fmt::Debug for OwnedPooled<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPooled")
-            .field("type", &std::any::type_name::<T>())
-            .field("index", &self.index)
-            .finish_non_exhaustive()
-    }
-}
+guard_impls!(Pooled<'a>, OwnedPooled);
 
 /// A bare token for one buffer of one pool: the seed's `IndirectPool`
 /// index, and io_uring's buffer id.

@@ -51,17 +51,21 @@
 //! thread's magazines and disables its table, so that a buffer returned from
 //! a later thread-local destructor goes straight to the ring.
 
-use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::Shared;
+use super::engine::Engine;
 use crate::sync::{AtomicBool, AtomicU8, AtomicU32, Mutex, MutexGuard, Ordering, hint};
 
+mod local;
+mod registry;
 #[cfg(all(loom, test))]
 mod tests;
+
+pub(crate) use local::{give, pop, push, take};
+pub(crate) use registry::Registry;
 
 /// How many pools a thread keeps at hand in its fast table; a thread that
 /// uses more evicts (and flushes) the least recently used.
@@ -120,12 +124,13 @@ unsafe impl Sync for Magazine {}
 pub(crate) struct State {
     /// The pool was dropped: nothing may be pushed into it any more.
     detached: bool,
-    /// The pool's shared state, valid while `!detached`.
-    shared: *const Shared,
+    /// The pool's engine, valid while `!detached`.
+    engine: *const Engine,
 }
 
-// SAFETY: `shared` is only dereferenced under the lock while `!detached`,
-// when the pool (and the `Shared` it boxes) is alive and is itself Sync.
+// SAFETY: `engine` is only dereferenced under the lock while `!detached`,
+// when the pool (which frees its engine only after detaching every
+// magazine, under this lock) is alive, and `Engine` is Sync.
 unsafe impl Send for State {}
 
 /// What a fast-path operation decided.
@@ -139,7 +144,7 @@ pub(crate) enum Fast {
 impl Magazine {
     /// A magazine; `waiting` starts it with `WAIT` set (a getter sleeps).
     pub(crate) fn new(
-        shared: *const Shared,
+        engine: *const Engine,
         pool_id: u32,
         capacity: u32,
         waiting: bool,
@@ -156,12 +161,17 @@ impl Magazine {
             }),
             lock: Mutex::new(State {
                 detached: false,
-                shared,
+                engine,
             }),
             pool_id,
             batch: capacity.div_ceil(2),
             retired: AtomicBool::new(false),
         })
+    }
+
+    /// Whether its pool was dropped.
+    fn is_detached(&self) -> bool {
+        self.lock.lock().map(|s| s.detached).unwrap_or(true)
     }
 
     /// Whether its thread exited.
@@ -348,15 +358,16 @@ pub(crate) struct Exclusive<'a> {
 }
 
 impl Exclusive<'_> {
-    /// The pool's shared state, unless the pool was dropped.
-    pub(crate) fn shared(&self) -> Option<&Shared> {
+    /// The pool's engine, unless the pool was dropped.
+    pub(crate) fn engine(&self) -> Option<&Engine> {
         if self.state.detached {
             return None;
         }
         // SAFETY: not detached, and we hold the lock that `detach` takes: the
-        // pool, which owns `Shared` in a stable Box, is alive until we drop
-        // the lock.
-        Some(unsafe { &*self.state.shared })
+        // pool frees its engine only after detaching this magazine, so the
+        // engine is alive until we drop the lock; it is only ever borrowed
+        // shared.
+        Some(unsafe { &*self.state.engine })
     }
 
     /// Sets or clears `WAIT`: while set, the owner's returns go to the
@@ -385,20 +396,52 @@ impl Exclusive<'_> {
         self.magazine.hot.len.store(n, Ordering::Relaxed);
     }
 
-    /// Moves every index to the pool's ring and wakes sleepers, or drops
+    /// Moves every index to the pool's ring and wakes sleepers, or forgets
     /// them if the pool is gone.
     pub(crate) fn drain(&mut self) {
         let n = self.len();
-        self.set_len(0);
-        let Some(shared) = self.shared() else { return };
-        for i in 0..n {
+        if self.engine().is_some() {
+            self.move_to_ring(n);
+        } else {
+            self.set_len(0);
+        }
+    }
+
+    /// Moves the `n` most recently pushed indices (at most all) to the
+    /// pool's ring and wakes sleepers: the one way indices leave a magazine
+    /// for the ring (drain, spill, steal).
+    pub(crate) fn move_to_ring(&mut self, n: u32) {
+        let Some(engine) = self.engine() else { return };
+        let len = self.len();
+        let keep = len.saturating_sub(n);
+        for i in keep..len {
             // ORDERING: Relaxed, as `len`.
-            shared
+            engine
                 .ring
                 .enqueue(self.magazine.item(i).load(Ordering::Relaxed));
         }
-        if n > 0 {
-            shared.adapt.notify_all();
+        self.set_len(keep);
+        if keep < len {
+            engine.adapt.notify_all();
+        }
+    }
+
+    /// Moves up to `n` indices from the pool's ring into the magazine (as
+    /// many as fit and the ring has): the one way indices enter a magazine
+    /// from the ring (refill).
+    pub(crate) fn fill_from_ring(&mut self, n: u32) {
+        let Some(engine) = self.engine() else { return };
+        for _ in 0..n {
+            if self.len() == self.magazine.capacity() {
+                break;
+            }
+            match engine.ring.dequeue() {
+                Some(i) => {
+                    let kept = self.push_one(i);
+                    debug_assert!(kept, "room was checked");
+                }
+                None => break,
+            }
         }
     }
 
@@ -413,8 +456,9 @@ impl Exclusive<'_> {
         Some(self.magazine.item(n - 1).load(Ordering::Relaxed))
     }
 
-    /// Adds an index; `false` (and nothing changed) when full.
-    pub(crate) fn push_one(&mut self, index: u32) -> bool {
+    /// Adds an index; `false` (and nothing changed) when full. (`&self`:
+    /// the lock this guard holds is what makes it exclusive.)
+    pub(crate) fn push_one(&self, index: u32) -> bool {
         let n = self.len();
         if n == self.magazine.capacity() {
             return false;
@@ -444,159 +488,4 @@ impl Drop for Exclusive<'_> {
                 .store(flags & !STEAL, Ordering::Release);
         }
     }
-}
-
-// ---- The thread's tables -------------------------------------------------
-
-/// The fast table: no destructor, so `thread_local!` access is a plain
-/// thread-pointer-relative load.
-struct Table {
-    ids: [Cell<u32>; SLOTS],
-    magazines: [Cell<*const Magazine>; SLOTS],
-    /// Set once the thread's exit guard ran: caching is over for this thread.
-    disabled: Cell<bool>,
-}
-
-thread_local! {
-    static TABLE: Table = const {
-        Table {
-            ids: [const { Cell::new(0) }; SLOTS],
-            magazines: [const { Cell::new(std::ptr::null()) }; SLOTS],
-            disabled: Cell::new(false),
-        }
-    };
-    /// Owns this thread's magazines; its destructor flushes them.
-    static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
-}
-
-struct Owned(RefCell<Vec<Arc<Magazine>>>);
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // First stop the fast table from handing out pointers we free below.
-        let _ = TABLE.try_with(|t| {
-            t.disabled.set(true);
-            for id in &t.ids {
-                id.set(0);
-            }
-        });
-        for magazine in self.0.borrow_mut().drain(..) {
-            flush(&magazine);
-            // ORDERING: Release: after the flush; see `is_retired`.
-            magazine.retired.store(true, Ordering::Release);
-        }
-    }
-}
-
-/// Moves every index of `magazine` back to its pool's ring, unless the pool
-/// is gone, and wakes sleepers.
-/// Called by the owner thread only: at exit, or when it evicts the
-/// magazine.
-pub(crate) fn flush(magazine: &Magazine) {
-    magazine.lock().drain();
-}
-
-/// This thread's most recently used magazine, if it is `pool_id`'s: the
-/// only lookup on the fast path. The pointer stays valid for the current
-/// pool operation: the thread's `OWNED` keeps the magazine alive, and the
-/// table forgets it before `OWNED` drops it. Pools without caching never
-/// enter the table, so they always miss here.
-#[inline(always)]
-pub(crate) fn front(pool_id: u32) -> Option<*const Magazine> {
-    // `with`, not `try_with`: the table has no destructor, so it is never
-    // torn down, and `with` skips the state check. Ids start at 1, so an
-    // empty slot (0) never matches.
-    TABLE.with(|t| (t.ids[0].get() == pool_id).then(|| t.magazines[0].get()))
-}
-
-/// This thread's magazine for `pool_id`, if it has one at hand, moved to
-/// the front of the table: the slow paths' lookup. The pointer is valid as
-/// `front`'s.
-pub(crate) fn lookup(pool_id: u32) -> Lookup {
-    TABLE.with(|t| {
-        if t.ids[0].get() == pool_id {
-            return Lookup::Found(t.magazines[0].get());
-        }
-        if t.disabled.get() {
-            return Lookup::Disabled;
-        }
-        for i in 1..SLOTS {
-            if t.ids[i].get() == pool_id {
-                // Move to the front: most recently used first.
-                let (id, magazine) = (t.ids[i].get(), t.magazines[i].get());
-                t.ids[i].set(t.ids[0].get());
-                t.magazines[i].set(t.magazines[0].get());
-                t.ids[0].set(id);
-                t.magazines[0].set(magazine);
-                return Lookup::Found(magazine);
-            }
-        }
-        Lookup::Missing
-    })
-}
-
-/// Removes a magazine from this thread's fast table.
-fn forget(magazine: *const Magazine) {
-    let _ = TABLE.try_with(|t| {
-        for i in 0..SLOTS {
-            if t.magazines[i].get() == magazine {
-                t.ids[i].set(0);
-                t.magazines[i].set(std::ptr::null());
-            }
-        }
-    });
-}
-
-/// What `lookup` found.
-pub(crate) enum Lookup {
-    Found(*const Magazine),
-    /// Not at hand: register one (`attach`).
-    Missing,
-    /// The thread is exiting: use the ring directly.
-    Disabled,
-}
-
-/// Finds or makes this thread's magazine for a pool and puts it at the front
-/// of the fast table; `None` if the thread is exiting.
-pub(crate) fn attach(shared: &Shared, pool_id: u32, capacity: u32) -> Option<*const Magazine> {
-    OWNED
-        .try_with(|owned| {
-            let mut owned = owned.0.borrow_mut();
-            // Forget magazines of dropped pools, in the fast table first so
-            // that it never holds a pointer to a freed magazine.
-            owned.retain(|m| {
-                let live = m.lock.lock().map(|s| !s.detached).unwrap_or(false);
-                if !live {
-                    forget(Arc::as_ptr(m));
-                }
-                live
-            });
-            let magazine = match owned.iter().find(|m| m.pool_id == pool_id) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = shared.register(pool_id, capacity);
-                    owned.push(m.clone());
-                    m
-                }
-            };
-            let ptr = Arc::as_ptr(&magazine);
-            let evicted = TABLE.with(|t| {
-                let last = SLOTS - 1;
-                let evicted = (t.ids[last].get() != 0).then(|| t.magazines[last].get());
-                for i in (1..SLOTS).rev() {
-                    t.ids[i].set(t.ids[i - 1].get());
-                    t.magazines[i].set(t.magazines[i - 1].get());
-                }
-                t.ids[0].set(pool_id);
-                t.magazines[0].set(ptr);
-                evicted
-            });
-            if let Some(evicted) = evicted {
-                // SAFETY: the table only holds magazines that `owned` keeps
-                // alive, and `owned` is borrowed here, so nothing dropped it.
-                flush(unsafe { &*evicted });
-            }
-            ptr
-        })
-        .ok()
 }

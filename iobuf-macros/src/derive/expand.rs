@@ -1,19 +1,20 @@
 //! Code generation for valid input.
 //!
-//! Generated code names only `::iobuf::…` (or the `crate = …` path, with
-//! `core` reached through its `__private::core`), so it works under
-//! `#![no_implicit_prelude]` and beside user items named `Option` or
-//! `core`. The checks the `unsafe impl` relies on are items of the trait
-//! itself (see `BufferTier`'s safety section), never of a path the user
-//! can supply. Nothing but the impl and anonymous `const _` items is
-//! emitted, so no helper leaks into the user's namespace.
+//! Paths follow the crate's one rule ("Generated paths" in the crate docs):
+//! they start from `#krate` (`::iobuf` unless `crate = …` says), `core`
+//! included, so the output works under `#![no_implicit_prelude]` and beside
+//! user items named `Option` or `core`. The checks the `unsafe impl`
+//! relies on are items of the trait itself (see `BufferTier`'s safety
+//! section), never of a path the user can supply. Nothing but the impl and
+//! anonymous `const _` items is emitted, so no helper leaks into the user's
+//! namespace.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::ast::Input;
-use crate::attr::{TIERS, tier_size};
+use super::ast::Input;
+use crate::paths;
 
 pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
     let name = input.ident;
@@ -31,15 +32,22 @@ pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
         let ty = f.ty;
         quote!((#ty, #rest))
     });
+    // Not a safety check, so it may go through `krate`'s `Tier`: the size
+    // comes from iobuf's tier table, and the macro's own figure is only
+    // the message's (see `TierAttr::mirrored_size`).
     let tier_check = input.tier.as_ref().map(|tier| {
-        let want = tier_size(tier.index) as usize;
+        let span = tier.ident.span();
+        let krate = paths::located_at(krate, span);
+        let core = paths::core(&krate);
+        let variant = &tier.ident;
         let msg = format!(
-            "`{name}` must be {want} bytes to be tier `{}`",
-            TIERS[tier.index]
+            "`{name}` must be {} bytes to be tier `{}`",
+            tier.mirrored_size(),
+            tier.name()
         );
-        quote_spanned! {tier.ident.span()=>
-            const _: () = #krate::__private::core::assert!(
-                <#name as #krate::BufferTier>::SIZE == #want,
+        quote_spanned! {span=>
+            const _: () = #core::assert!(
+                <#name as #krate::BufferTier>::SIZE == #krate::Tier::#variant.size(),
                 #msg
             );
         }
@@ -52,9 +60,8 @@ pub(crate) fn buffer_tier(input: &Input<'_>) -> TokenStream {
     };
     // Soundness rests on the trait alone: `__require_byte_array` and
     // `__LAYOUT` are the real trait's items, checked against its definition,
-    // so a
-    // `crate = …` path, a re-export or a shadowed `core`/`assert!` in the
-    // user's crate can change which trait is implemented, never which
+    // so a `crate = …` path, a re-export or a shadowed `core`/`assert!` in
+    // the user's crate can change which trait is implemented, never which
     // checks the real trait's impl passes.
     quote! {
         // SAFETY: the trait's own checks, forced below: each field's type is

@@ -4,18 +4,16 @@
 use proc_macro2::Span;
 use syn::{Attribute, Ident, LitInt};
 
-use crate::valid::Errors;
+use crate::errors::Errors;
 
-/// The tier names, in size order, with their sizes: `32 * 4^i`.
-pub(crate) const TIERS: [&str; 12] = [
+/// The variants of `iobuf::Tier`, smallest first: names only, so that
+/// `tier = Tiny` gets an error listing them instead of rustc's "no variant".
+/// The sizes live in iobuf's tier table (`iobuf/src/tier.rs`), which the
+/// emitted size check reads (`Tier::X.size()`).
+pub(crate) const TIER_NAMES: [&str; 12] = [
     "Pico", "Nano", "Micro", "Small", "Medium", "Big", "Large", "Great", "Huge", "Vast", "Giant",
     "Titan",
 ];
-
-/// The size in bytes of the tier at `index` in [`TIERS`].
-pub(crate) fn tier_size(index: usize) -> u128 {
-    32u128 << (2 * index)
-}
 
 /// What the struct's `#[repr]` attributes ask for.
 #[derive(Default)]
@@ -38,8 +36,23 @@ pub(crate) struct BufferTierAttr {
 /// `tier = Name`.
 pub(crate) struct TierAttr {
     pub ident: Ident,
-    /// Index into [`TIERS`].
+    /// Index into [`TIER_NAMES`].
     pub index: usize,
+}
+
+impl TierAttr {
+    pub(crate) fn name(&self) -> &'static str {
+        TIER_NAMES[self.index]
+    }
+
+    /// The tier's size, `32 * 4^index`: a formula that mirrors iobuf's tier
+    /// table, for what the tokens alone show (literal field lengths) and for
+    /// messages. It cannot make a wrong type pass: the emitted check
+    /// compares with the table itself, and `tests/tiers.rs` derives every
+    /// tier with literal lengths, so a drift fails the build.
+    pub(crate) fn mirrored_size(&self) -> u128 {
+        32 << (2 * self.index)
+    }
 }
 
 pub(crate) fn repr(attrs: &[Attribute], all_errors: &mut Errors) -> Repr {
@@ -103,12 +116,12 @@ pub(crate) fn buffer_tier(attrs: &[Attribute], all_errors: &mut Errors) -> Buffe
                 return Ok(());
             }
             let ident: Ident = meta.value()?.parse()?;
-            let Some(index) = TIERS.iter().position(|t| ident == t) else {
+            let Some(index) = TIER_NAMES.iter().position(|t| ident == t) else {
                 errors.push(syn::Error::new(
                     ident.span(),
                     format!(
                         "unknown tier `{ident}`; expected one of {}",
-                        TIERS.join(", ")
+                        TIER_NAMES.join(", ")
                     ),
                 ));
                 return Ok(());

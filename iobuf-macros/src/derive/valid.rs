@@ -6,35 +6,8 @@
 //! here we catch what the tokens alone show, with precise spans and
 //! messages.
 
-use crate::ast::Input;
-use crate::attr::{TIERS, tier_size};
-
-/// Gathers errors so that all of them are reported together.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, err: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(err),
-            None => self.0 = Some(err),
-        }
-    }
-
-    pub(crate) fn append(&mut self, other: Errors) {
-        if let Some(err) = other.0 {
-            self.push(err);
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
+use super::ast::Input;
+use crate::errors::Errors;
 
 /// Checks the rules, adding each violation to `errors`.
 pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
@@ -79,14 +52,14 @@ pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
         }
     }
     if let (Some(tier), Some(size)) = (&input.tier, input.literal_size()) {
-        let want = tier_size(tier.index);
+        let want = tier.mirrored_size();
         if size != want {
+            let tier_name = tier.name();
             errors.push(syn::Error::new(
                 tier.ident.span(),
                 format!(
-                    "`{name}` is {size} bytes, but tier `{}` is {want} bytes; make the fields \
-                     {want} bytes long or remove `tier = {}`",
-                    TIERS[tier.index], TIERS[tier.index]
+                    "`{name}` is {size} bytes, but tier `{tier_name}` is {want} bytes; make \
+                     the fields {want} bytes long or remove `tier = {tier_name}`"
                 ),
             ));
         }

@@ -1,14 +1,12 @@
 //! The typed model of a `#[derive(BufferTier)]` input.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, Ident, Type};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
-use crate::attr::{self, Repr, TierAttr};
-use crate::valid::Errors;
+use super::attr::{self, Repr, TierAttr};
+use crate::errors::Errors;
 
 /// A struct the derive accepted as to its shape (not yet as to its rules).
 pub(crate) struct Input<'a> {

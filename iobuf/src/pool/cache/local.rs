@@ -1,0 +1,309 @@
+//! This thread's side of the caches: the tables that find a pool's
+//! magazine, the fast path built on them, and the slow paths (refill, spill,
+//! first use) behind a [`Local`] handle.
+//!
+//! # Why a magazine pointer from the table is valid
+//!
+//! The fast table holds raw pointers, because a `thread_local!` with a
+//! destructor costs several ns per access. Each pointer is valid for as long
+//! as it is in the table, because:
+//!
+//! - the thread's `OWNED` list holds an `Arc` of every magazine in the
+//!   table, and a magazine leaves `OWNED` only after `forget` removed it
+//!   from the table (`attach` pruning a dropped pool's magazine) or after
+//!   the table was disabled and cleared (thread exit, `Owned::drop`);
+//! - only this thread reads or writes its table and its `OWNED`, and none of
+//!   the functions that dereference a table pointer can reach `Owned::drop`
+//!   or `attach`'s pruning while the reference lives.
+//!
+//! [`magazine`] is the one place that turns such a pointer into a
+//! reference; every use below goes through it, with the reference bounded
+//! by the call (`with_front`) or by a `Local<'a>` that is `!Send` and
+//! borrows the pool's engine.
+
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::{Fast, Magazine, SLOTS};
+use crate::pool::engine::Engine;
+use crate::sync::Ordering;
+
+/// The fast table: no destructor, so `thread_local!` access is a plain
+/// thread-pointer-relative load.
+struct Table {
+    ids: [Cell<u32>; SLOTS],
+    magazines: [Cell<*const Magazine>; SLOTS],
+    /// Set once the thread's exit guard ran: caching is over for this thread.
+    disabled: Cell<bool>,
+}
+
+thread_local! {
+    static TABLE: Table = const {
+        Table {
+            ids: [const { Cell::new(0) }; SLOTS],
+            magazines: [const { Cell::new(std::ptr::null()) }; SLOTS],
+            disabled: Cell::new(false),
+        }
+    };
+    /// Owns this thread's magazines; its destructor flushes them.
+    static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
+}
+
+struct Owned(RefCell<Vec<Arc<Magazine>>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // First stop the fast table from handing out pointers we free below.
+        let _ = TABLE.try_with(|t| {
+            t.disabled.set(true);
+            for id in &t.ids {
+                id.set(0);
+            }
+        });
+        for magazine in self.0.borrow_mut().drain(..) {
+            magazine.lock().drain();
+            // ORDERING: Release: after the flush; see `Magazine::is_retired`.
+            magazine.retired.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// The magazine behind a pointer taken from this thread's table.
+///
+/// # Safety
+///
+/// `ptr` must have been read from this thread's `TABLE` (non-null), and the
+/// reference must not outlive the current pool operation of this thread
+/// (module docs: the thread's `OWNED` keeps it alive until then).
+#[inline(always)]
+unsafe fn magazine<'a>(ptr: *const Magazine) -> &'a Magazine {
+    debug_assert!(!ptr.is_null(), "a null magazine in the fast table");
+    // SAFETY: the caller's contract, which the module docs prove for every
+    // pointer in the table.
+    unsafe { &*ptr }
+}
+
+/// Runs `f` on this thread's most recently used magazine, if it is
+/// `pool_id`'s: the only lookup on the fast path. Pools without caching
+/// never enter the table, so they always miss here.
+#[inline(always)]
+fn with_front<R>(pool_id: u32, f: impl FnOnce(&Magazine) -> R) -> Option<R> {
+    // `with`, not `try_with`: the table has no destructor, so it is never
+    // torn down, and `with` skips the state check. Ids start at 1, so an
+    // empty slot (0) never matches.
+    let ptr = TABLE.with(|t| (t.ids[0].get() == pool_id).then(|| t.magazines[0].get()))?;
+    // SAFETY: read from the table just now; the reference does not leave
+    // this call.
+    Some(f(unsafe { magazine(ptr) }))
+}
+
+/// Fast path: an index from this thread's cache of `pool_id`, if it is at
+/// the front of the table and holds one. Inlined into `get`/`try_get`.
+#[inline(always)]
+pub(crate) fn pop(pool_id: u32) -> Option<u32> {
+    match with_front(pool_id, Magazine::pop)? {
+        Fast::Got(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// Fast path: caches `index` in this thread's cache of `pool_id`; `false`
+/// (nothing done) if it is not at the front, is full, is being stolen
+/// from, or a getter waits. Inlined into the guard's drop.
+#[inline(always)]
+pub(crate) fn push(pool_id: u32, index: u32) -> bool {
+    matches!(with_front(pool_id, |m| m.push(index)), Some(Fast::Done))
+}
+
+/// A strike past a missed fast path, for a pool with caching on: this
+/// thread's cache (found or made), a refill from the ring, then the other
+/// threads' caches.
+pub(crate) fn take(engine: &Engine) -> Option<u32> {
+    match Local::find(engine) {
+        Some(local) => match local.magazine.pop() {
+            Fast::Got(i) => Some(i),
+            _ => local.refill(),
+        },
+        // The thread is exiting: the ring, then the other caches.
+        None => engine
+            .ring
+            .dequeue()
+            .or_else(|| engine.caches.steal(engine, None, false)),
+    }
+}
+
+/// A return past a missed fast path, for a pool with caching on: this
+/// thread's cache (found or made), spilling a batch when full; the ring
+/// when a getter waits or the thread is exiting.
+pub(crate) fn give(engine: &Engine, index: u32) {
+    match Local::find(engine) {
+        Some(local) => {
+            if let Fast::Done = local.magazine.push(index) {
+                return;
+            }
+            local.spill(index);
+        }
+        None => engine.give_to_ring(index),
+    }
+}
+
+/// This thread's cache of one pool, for the length of one operation: it
+/// borrows the engine and cannot leave the thread.
+struct Local<'a> {
+    magazine: &'a Magazine,
+    engine: &'a Engine,
+    /// A magazine reached through this thread's table is only valid on it.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a> Local<'a> {
+    /// This thread's cache of `engine`'s pool, registering one on first use
+    /// and moving it to the front of the table; `None` if the thread is
+    /// exiting.
+    fn find(engine: &'a Engine) -> Option<Local<'a>> {
+        let ptr = match lookup(engine.pool_id) {
+            Lookup::Found(ptr) => ptr,
+            Lookup::Missing => attach(engine)?,
+            Lookup::Disabled => return None,
+        };
+        Some(Local {
+            // SAFETY: read from the table (`lookup` or `attach` just put it
+            // there); the reference lives as long as this `Local`, which is
+            // `!Send` and bounded by the caller's pool operation.
+            magazine: unsafe { magazine(ptr) },
+            engine,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// The cache is empty (or being stolen from): take a batch from the
+    /// ring, keep all but one, and return that one; else steal from the
+    /// other threads' caches.
+    #[cold]
+    fn refill(&self) -> Option<u32> {
+        let mut mag = self.magazine.lock();
+        if let Some(i) = mag.pop_one() {
+            return Some(i);
+        }
+        mag.fill_from_ring(mag.batch());
+        let first = mag.pop_one();
+        drop(mag);
+        first.or_else(|| {
+            self.engine
+                .caches
+                .steal(self.engine, Some(self.magazine), false)
+        })
+    }
+
+    /// The cache is full, being stolen from, or a getter waits: send
+    /// `index` to the ring if someone waits, else make room by moving a
+    /// batch to the ring.
+    #[cold]
+    fn spill(&self, index: u32) {
+        let mut mag = self.magazine.lock();
+        if self.engine.adapt.waiters() != 0 {
+            drop(mag);
+            self.engine.give_to_ring(index);
+            return;
+        }
+        if !mag.push_one(index) {
+            mag.move_to_ring(mag.batch());
+            let kept = mag.push_one(index);
+            debug_assert!(kept, "a spill left no room");
+        }
+    }
+}
+
+/// What `lookup` found.
+enum Lookup {
+    Found(*const Magazine),
+    /// Not at hand: register one (`attach`).
+    Missing,
+    /// The thread is exiting: use the ring directly.
+    Disabled,
+}
+
+/// This thread's magazine for `pool_id`, if it has one at hand, moved to
+/// the front of the table.
+fn lookup(pool_id: u32) -> Lookup {
+    TABLE.with(|t| {
+        if t.ids[0].get() == pool_id {
+            return Lookup::Found(t.magazines[0].get());
+        }
+        if t.disabled.get() {
+            return Lookup::Disabled;
+        }
+        for i in 1..SLOTS {
+            if t.ids[i].get() == pool_id {
+                // Move to the front: most recently used first.
+                let (id, magazine) = (t.ids[i].get(), t.magazines[i].get());
+                t.ids[i].set(t.ids[0].get());
+                t.magazines[i].set(t.magazines[0].get());
+                t.ids[0].set(id);
+                t.magazines[0].set(magazine);
+                return Lookup::Found(magazine);
+            }
+        }
+        Lookup::Missing
+    })
+}
+
+/// Removes a magazine from this thread's fast table.
+fn forget(magazine: *const Magazine) {
+    let _ = TABLE.try_with(|t| {
+        for i in 0..SLOTS {
+            if t.magazines[i].get() == magazine {
+                t.ids[i].set(0);
+                t.magazines[i].set(std::ptr::null());
+            }
+        }
+    });
+}
+
+/// Finds or makes this thread's magazine for `engine`'s pool and puts it at
+/// the front of the fast table; `None` if the thread is exiting.
+#[cold]
+fn attach(engine: &Engine) -> Option<*const Magazine> {
+    OWNED
+        .try_with(|owned| {
+            let mut owned = owned.0.borrow_mut();
+            // Forget magazines of dropped pools, in the fast table first so
+            // that it never holds a pointer to a freed magazine.
+            owned.retain(|m| {
+                let live = !m.is_detached();
+                if !live {
+                    forget(Arc::as_ptr(m));
+                }
+                live
+            });
+            let mine = match owned.iter().find(|m| m.pool_id == engine.pool_id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = engine.caches.register(engine);
+                    owned.push(m.clone());
+                    m
+                }
+            };
+            let ptr = Arc::as_ptr(&mine);
+            let evicted = TABLE.with(|t| {
+                let last = SLOTS - 1;
+                let evicted = (t.ids[last].get() != 0).then(|| t.magazines[last].get());
+                for i in (1..SLOTS).rev() {
+                    t.ids[i].set(t.ids[i - 1].get());
+                    t.magazines[i].set(t.magazines[i - 1].get());
+                }
+                t.ids[0].set(engine.pool_id);
+                t.magazines[0].set(ptr);
+                evicted
+            });
+            if let Some(evicted) = evicted {
+                // SAFETY: read from the table; `owned`, borrowed here, still
+                // holds it. Its indices go back to its pool, where other
+                // threads can have them.
+                unsafe { magazine(evicted) }.lock().drain();
+            }
+            ptr
+        })
+        .ok()
+}
