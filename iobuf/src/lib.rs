@@ -120,10 +120,41 @@
 //! # Progress: strike, spin, adapt
 //!
 //! A blocking `get` makes one attempt (**strike**), then retries with
-//! bounded exponential spinning (**spin**), then sleeps on a futex-style word
-//! until a put wakes it (**adapt**). A put costs one load, and no system
-//! call, when nobody sleeps. The [`progress`] module exposes these tiers for
-//! other uses.
+//! bounded exponential spinning and a few tens of microseconds of yielding
+//! (**spin**), then sleeps in the pool's wait queue until a return wakes it
+//! (**adapt**). A return costs one load, and no system call, when nobody
+//! sleeps. The [`progress`] module exposes these tiers for other uses.
+//!
+//! # Async
+//!
+//! [`get_async`](BoundedPool::get_async),
+//! [`get_owned_async`](BoundedPool::get_owned_async) (a `'static` future,
+//! for `tokio::spawn`) and [`get_index_async`](BoundedPool::get_index_async)
+//! wait without blocking a thread, on any runtime (only `std::task` is
+//! used). At each tier: the strike is the same as a blocking `get`'s; there
+//! is no spin (an executor's thread is not ours to hold); and the task waits
+//! in the same FIFO queue as sleeping threads, woken when a return hands it
+//! its buffer. The futures are cancel-safe (a dropped one loses neither a
+//! buffer nor a wake-up), so a timeout is the runtime's:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! # futures_executor::block_on(async {
+//! let pool = Arc::new(iobuf::SmallBufferPool::new(8)?);
+//! let mut buf = pool.get_owned_async().await; // 'static: can move into a task
+//! buf.0[..4].copy_from_slice(b"ping");
+//! drop(buf);
+//! // With tokio: tokio::time::timeout(Duration::from_millis(5), pool.get_async()).await
+//! # let _ = Duration::ZERO;
+//! assert_eq!(pool.available(), 8);
+//! # Ok::<(), iobuf::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! `buffer_pools!` declares `get_async(len)` too. The `tokio_pool` example
+//! runs many tasks over few buffers on tokio's multi-thread runtime.
 //!
 //! # Aligned memory
 //!
@@ -134,8 +165,9 @@
 //! # Correctness
 //!
 //! The ring follows Nikolaev's SCQ, and its cycle tags rule out the ABA
-//! bug of bare-index rings. It and the thread-cache protocol have loom
-//! models, and deliberate bugs compiled into either are caught by them.
+//! bug of bare-index rings. It, the thread-cache protocol and the wait queue
+//! have loom models, and deliberate bugs compiled into each are caught by
+//! them. Miri (both borrow models) and ThreadSanitizer run in CI.
 //! Stress tests check that no buffer ever has two holders and none is lost.
 //! Every public operation documents whether it can wait.
 
@@ -158,6 +190,7 @@ pub mod progress;
 mod ring;
 mod sync;
 mod tier;
+mod wait;
 
 pub use buffer::BufferTier;
 pub use error::Error;

@@ -71,6 +71,9 @@ use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 /// - `fn get(len) -> Option<Buf>`, which waits for a buffer from the
 ///   smallest entry that holds `len` bytes. It returns `None` when `len` is
 ///   larger than every entry;
+/// - `async fn get_async(len) -> Option<Buf>`, the same for async code: the
+///   task waits in the pool's queue (see [`BoundedPool::get_async`]:
+///   cancel-safe, any runtime); `None` only when `len` is too large;
 /// - `fn try_get(len) -> Result<Buf, iobuf::Error>`, the same without
 ///   waiting: [`Error::WouldBlock`] when that entry is empty,
 ///   [`Error::InvalidArgument`] when `len` is too large;

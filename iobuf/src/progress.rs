@@ -18,6 +18,12 @@
 //! [`acquire`] runs the three tiers around any attempt closure, so code
 //! outside the pool can reuse the model.
 //!
+//! [`BoundedPool`](crate::BoundedPool) follows the same model with its own
+//! third tier: after [`Spin`] it yields for a few tens of microseconds, then
+//! waits in a FIFO queue that it shares with async getters, where a return
+//! can hand a buffer straight to the waiter (see `BoundedPool::get_async`).
+//! [`Adapt`] is the general-purpose sleeper for other sources of progress.
+//!
 //! # Examples
 //!
 //! ```

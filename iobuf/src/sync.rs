@@ -7,6 +7,8 @@
 #[cfg(all(loom, test))]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(all(loom, test))]
+pub(crate) use loom::thread;
+#[cfg(all(loom, test))]
 #[allow(unused_imports)]
 pub(crate) use loom::{
     hint,
@@ -18,6 +20,8 @@ pub(crate) use loom::{
 pub(crate) use std::sync::atomic::compiler_fence;
 #[cfg(not(all(loom, test)))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
+#[cfg(not(all(loom, test)))]
+pub(crate) use std::thread;
 
 #[cfg(not(all(loom, test)))]
 #[allow(unused_imports)]
@@ -36,4 +40,15 @@ pub(crate) use core::{
 pub(crate) fn loom_seq_cst_fence() {
     #[cfg(all(loom, test))]
     fence(Ordering::SeqCst);
+}
+
+/// Parks the calling thread until unparked, `deadline`, or a spurious
+/// wake-up (callers re-check in a loop). Loom has no timed park: under loom
+/// a deadline is ignored (its models wait without one).
+pub(crate) fn park(deadline: Option<std::time::Instant>) {
+    match deadline {
+        #[cfg(not(all(loom, test)))]
+        Some(d) => thread::park_timeout(d.saturating_duration_since(std::time::Instant::now())),
+        _ => thread::park(),
+    }
 }

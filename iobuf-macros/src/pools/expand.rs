@@ -143,6 +143,20 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
         }
 
         /// Takes a buffer of at least `len` bytes from the smallest pool that
+        /// holds it, waiting asynchronously if that pool is empty (see
+        /// `BoundedPool::get_async`: cancel-safe, runtime-agnostic); `None`
+        /// only if `len` is larger than every pool's buffers.
+        #[allow(dead_code)]
+        pub async fn get_async(len: usize) -> #core::option::Option<Buf> {
+            #(
+                if len <= #sizes {
+                    return #core::option::Option::Some(Buf::#types(#names().get_async().await));
+                }
+            )*
+            #core::option::Option::None
+        }
+
+        /// Takes a buffer of at least `len` bytes from the smallest pool that
         /// holds it, without waiting.
         ///
         /// # Errors

@@ -7,13 +7,22 @@
 //!
 //! 1. **Strike**: one attempt without waiting: this thread's cache, the
 //!    ring, then other threads' caches (`cache`).
-//! 2. **Spin**: bounded spinning that polls the ring with loads only
-//!    ([`Spin`]).
-//! 3. **Wait**: sleep on the pool's [`Adapt`] until a return wakes us, or
-//!    the deadline passes.
+//! 2. **Spin** (threads only): bounded spinning that polls the ring with
+//!    loads only ([`Spin`]).
+//! 3. **Wait**: queue in the pool's [`WaitQueue`] (threads and tasks in one
+//!    FIFO) until a return hands us its index, or the deadline passes. A
+//!    thread parks; a task ([`Take`], behind `get_async`) returns `Pending`
+//!    and is woken by the hand-off.
 //!
-//! [`Wait`] says how far a caller goes: `Never` stops after the strike,
-//! `Forever` and `Until` go on to spin and sleep.
+//! [`Wait`] says how far a thread goes: `Never` stops after the strike,
+//! `Forever` and `Until` go on to spin and sleep. A task never spins: it
+//! must not hold its executor's thread.
+//!
+//! Returns go to the longest waiter first (`WaitQueue::hand_off`), then to
+//! the ring. Before a waiter parks it takes the indices idle in other
+//! threads' caches, and while anyone waits every cache sends its returns
+//! here (`cache` marks them `WAIT`), so a waiter never sleeps beside an idle
+//! buffer.
 //!
 //! # Invariant
 //!
@@ -21,12 +30,23 @@
 //!   one thread's cache, or one holder's hands. `take` moves an index from
 //!   the ring or a cache to its caller; `give` moves it back.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::cache;
-use crate::progress::{Adapt, Spin};
+use crate::progress::Spin;
 use crate::ring::Ring;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{self, AtomicU64, Ordering};
+use crate::wait::{Offer, WaitQueue, Waiter, Wake};
+
+#[cfg(all(loom, test))]
+mod tests;
+
+/// How long a waiting thread yields between its spin and its sleep.
+const YIELD_FOR: Duration = Duration::from_micros(50);
 
 /// How long [`Engine::take`] may wait for a return.
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +76,7 @@ impl Wait {
 /// detaching every cache.
 pub(crate) struct Engine {
     pub(super) ring: Ring,
-    pub(super) adapt: Adapt,
+    pub(super) waiters: WaitQueue,
     pub(super) caches: cache::Registry,
     /// The pool's id, which keys this pool's cache in each thread.
     pub(super) pool_id: u32,
@@ -71,7 +91,7 @@ impl Engine {
     pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Engine {
         Engine {
             ring: Ring::new_full(capacity),
-            adapt: Adapt::new(),
+            waiters: WaitQueue::default(),
             caches: cache::Registry::default(),
             pool_id,
             cache_capacity,
@@ -102,7 +122,8 @@ impl Engine {
         }
     }
 
-    /// Spin, then sleep until a return wakes us or `deadline` passes.
+    /// Spin, then sleep until a return hands us an index or `deadline`
+    /// passes.
     #[cold]
     fn wait(&self, deadline: Option<Instant>) -> Option<u32> {
         let mut spin = Spin::new();
@@ -118,27 +139,89 @@ impl Engine {
                 break;
             }
         }
+        // Yield before sleeping: when buffers change hands every few hundred
+        // nanoseconds (an exhausted pool under load), a yielding getter takes
+        // the next return from the ring without a system call on either
+        // side, while a sleeper would need a wake-up per buffer. Bounded by
+        // `YIELD_FOR`, so a long wait still sleeps (and burns no CPU).
+        let yield_until = Instant::now() + YIELD_FOR;
+        let yield_until = deadline.map_or(yield_until, |d| d.min(yield_until));
+        while Instant::now() < yield_until {
+            sync::thread::yield_now();
+            if !self.ring.looks_empty() {
+                if let Some(i) = self.ring.dequeue() {
+                    return Some(i);
+                }
+            }
+        }
+        let waiter = self.enqueue(Wake::Thread(sync::thread::current()));
+        let got = loop {
+            if let Some(i) = self.retry(&waiter) {
+                break Some(i);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Leaving unserved; an index handed at the last moment is
+                // ours, so take it rather than lose it (W2).
+                break self.waiters.cancel(&waiter);
+            }
+            sync::park(deadline);
+        };
+        self.dequeued(got.is_some());
+        got
+    }
+
+    /// Queues a waiter: a thread about to park, or a task about to return
+    /// `Pending`.
+    fn enqueue(&self, wake: Wake) -> Arc<Waiter> {
         // ORDERING: Relaxed: a statistic.
         self.waits.fetch_add(1, Ordering::Relaxed);
-        // `wait_until` counts us as a waiter before each attempt, so from
-        // the first attempt on, a return sees us and sends its index to the
-        // ring; the attempt steals whatever sat idle in caches before that.
+        self.waiters.register(wake)
+    }
+
+    /// A queued waiter's check: the index handed to it, else one more
+    /// attempt at the ring and the other threads' caches (after
+    /// registering: the waiter's half of the Dekker pattern in `wait.rs`;
+    /// stealing also marks every cache `WAIT`). On success the waiter has
+    /// left the queue; on `None` it is still queued.
+    fn retry(&self, waiter: &Arc<Waiter>) -> Option<u32> {
+        if let Some(i) = waiter.take_handed() {
+            return Some(i);
+        }
         let caching = self.cache_capacity != 0;
-        let got = self.adapt.wait_until(deadline, || {
-            self.ring.dequeue().or_else(|| {
-                caching
-                    .then(|| self.caches.steal(self, None, true))
-                    .flatten()
-            })
-        });
-        if caching {
+        let got = self.ring.dequeue().or_else(|| {
+            caching
+                .then(|| self.caches.steal(self, None, true))
+                .flatten()
+        })?;
+        // Leave the queue; an index handed to us meanwhile goes on (W2), and
+        // so does the torch: the ring may hold more for those behind us.
+        match self.waiters.cancel(waiter) {
+            Some(extra) => self.give_shared(extra),
+            None => self.serve_waiters(),
+        }
+        Some(got)
+    }
+
+    /// After a waiter left the queue, served (`got`) or not.
+    fn dequeued(&self, got: bool) {
+        if self.cache_capacity != 0 {
             self.caches.stop_waiting(self);
         }
-        if got.is_none() {
+        if !got {
+            // A thread woken for an index that then left unserved (a
+            // timeout) passes the torch to the next waiter.
+            self.serve_waiters();
             // ORDERING: Relaxed: a statistic.
             self.timeouts.fetch_add(1, Ordering::Relaxed);
         }
-        got
+    }
+
+    /// The asynchronous acquire: strike, then wait in the queue as a task.
+    pub(crate) fn take_async(&self) -> Take<'_> {
+        Take {
+            engine: self,
+            waiter: None,
+        }
     }
 
     /// Returns `index` past the inlined cache hit: into this thread's cache
@@ -147,14 +230,52 @@ impl Engine {
         if self.cache_capacity != 0 {
             cache::give(self, index);
         } else {
-            self.give_to_ring(index);
+            self.give_shared(index);
         }
     }
 
-    /// Returns `index` to the ring and wakes a sleeper, if any.
-    pub(super) fn give_to_ring(&self, index: u32) {
+    /// Returns `index` where everyone can have it: offered to the longest
+    /// waiter if anyone waits (`WaitQueue::offer`), else to the ring. When
+    /// nobody waits it costs the ring's enqueue and one load.
+    pub(super) fn give_shared(&self, index: u32) {
+        let index = if self.waiters.has_waiters() {
+            match self.waiters.offer(index) {
+                Offer::Handed => return,
+                Offer::RingThenWake(thread) => {
+                    self.ring.enqueue(index);
+                    thread.wake();
+                    return;
+                }
+                Offer::Nobody(index) => index,
+            }
+        } else {
+            index
+        };
         self.ring.enqueue(index);
-        self.adapt.notify_one();
+        self.serve_waiters();
+    }
+
+    /// After indices landed in the ring, or a waiter left: offers them to
+    /// waiters that could miss them (the return's half of the Dekker
+    /// pattern in `wait.rs`, and the torch a woken thread passes on). One
+    /// load when nobody waits.
+    pub(super) fn serve_waiters(&self) {
+        while self.waiters.has_waiters() {
+            let Some(i) = self.ring.dequeue() else {
+                return;
+            };
+            match self.waiters.offer(i) {
+                Offer::Handed => {}
+                Offer::RingThenWake(thread) => {
+                    self.ring.enqueue(i);
+                    thread.wake();
+                    return;
+                }
+                // The waiter left: back to the ring, and look again: one
+                // may have queued while we held the index.
+                Offer::Nobody(i) => self.ring.enqueue(i),
+            }
+        }
     }
 
     /// Indices in the ring or idle in a thread cache (racy under
@@ -163,9 +284,9 @@ impl Engine {
         self.ring.len() + self.caches.cached()
     }
 
-    /// Getters asleep now (racy).
+    /// Getters queued now, threads and tasks (racy).
     pub(crate) fn waiting(&self) -> usize {
-        self.adapt.waiters()
+        self.waiters.len()
     }
 
     /// Getters that went to sleep, and those that gave up at a deadline.
@@ -174,5 +295,60 @@ impl Engine {
         let waits = self.waits.load(Ordering::Relaxed);
         // ORDERING: Relaxed: statistics.
         (waits, self.timeouts.load(Ordering::Relaxed))
+    }
+}
+
+/// The future of an asynchronous acquire: an index of the pool, as soon as
+/// one is free.
+///
+/// Cancel-safe: dropped before it completes, it leaves the queue; if a
+/// return handed it an index first, it gives that index on (to the next
+/// waiter, or the ring), so neither the buffer nor the wake-up is lost.
+/// Polled again with another waker (a task moved between workers), it
+/// wakes the new one.
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct Take<'a> {
+    engine: &'a Engine,
+    /// Queued (or served but not yet polled) while `Some`.
+    waiter: Option<Arc<Waiter>>,
+}
+
+impl Future for Take<'_> {
+    type Output = u32;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        let engine = self.engine;
+        let Some(waiter) = &self.waiter else {
+            // First poll: a strike, no spinning (the executor's thread is not
+            // ours to hold).
+            if let Some(i) = engine.strike() {
+                return Poll::Ready(i);
+            }
+            let waiter = engine.enqueue(Wake::Task(Some(cx.waker().clone())));
+            if let Some(i) = engine.retry(&waiter) {
+                engine.dequeued(true);
+                return Poll::Ready(i);
+            }
+            self.waiter = Some(waiter);
+            return Poll::Pending;
+        };
+        if let Some(i) = waiter.take_handed_or_wake(cx.waker()) {
+            self.waiter = None;
+            engine.dequeued(true);
+            return Poll::Ready(i);
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Take<'_> {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            // Cancelled: leave the queue, and pass on what we were handed.
+            if let Some(i) = self.engine.waiters.cancel(&waiter) {
+                self.engine.give_shared(i);
+            }
+            self.engine.dequeued(false);
+        }
     }
 }

@@ -62,6 +62,7 @@ mod slab;
 mod traits;
 
 use std::fmt;
+use std::future::Future;
 use std::mem::size_of;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -423,6 +424,57 @@ impl<T> BoundedPool<T> {
     /// [`Error::TimedOut`] when the timeout passed with every buffer held.
     pub fn get_index_timeout(&self, timeout: Duration) -> Result<BufIndex, Error> {
         self.acquire(Wait::at_most(timeout), |i| self.token(i))
+    }
+
+    /// Takes a buffer, waiting asynchronously as long as it takes: a
+    /// strike, then the task waits in the pool's queue (the same FIFO as
+    /// sleeping [`get`](Self::get)s, with no spinning) until a return hands
+    /// it a buffer. Runtime-agnostic: only `std::task`.
+    ///
+    /// The future is `Send` when `T: Send`. It is **cancel-safe**: dropped
+    /// at any point (say by `tokio::time::timeout`), it loses neither a
+    /// buffer nor a wake-up; a buffer handed to it just before goes on to
+    /// the next waiter. A future that parks allocates once (its queue
+    /// entry); one that finds a buffer free allocates nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # futures_executor::block_on(async {
+    /// let pool = Arc::new(iobuf::SmallBufferPool::new(1)?);
+    /// let held = pool.get_async().await;
+    /// // A second getter waits in the queue until `held` goes back.
+    /// let waiter = std::thread::spawn({
+    ///     let pool = pool.clone();
+    ///     move || futures_executor::block_on(pool.get_owned_async()).index()
+    /// });
+    /// drop(held);
+    /// assert_eq!(waiter.join().unwrap(), 0);
+    /// # Ok::<(), iobuf::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn get_async(&self) -> impl Future<Output = Pooled<'_, T>> + '_ {
+        let take = self.engine().take_async();
+        async move { Pooled::new(self, take.await) }
+    }
+
+    /// As [`get_async`](Self::get_async), for an `Arc`-shared pool: the
+    /// future and its guard are `'static` (and `Send` when `T: Send`), so
+    /// the future can be `tokio::spawn`ed.
+    pub fn get_owned_async(self: &Arc<Self>) -> impl Future<Output = OwnedPooled<T>> + 'static
+    where
+        T: 'static,
+    {
+        let pool = self.clone();
+        async move {
+            let index = pool.engine().take_async().await;
+            OwnedPooled::new(pool, index)
+        }
+    }
+
+    /// As [`get_async`](Self::get_async), as a bare token.
+    pub fn get_index_async(&self) -> impl Future<Output = BufIndex> + '_ {
+        let take = self.engine().take_async();
+        async move { self.token(take.await) }
     }
 
     /// The one acquire path of the fallible methods: an index from the

@@ -144,7 +144,7 @@ pub(crate) fn give(engine: &Engine, index: u32) {
             }
             local.spill(index);
         }
-        None => engine.give_to_ring(index),
+        None => engine.give_shared(index),
     }
 }
 
@@ -202,9 +202,9 @@ impl<'a> Local<'a> {
     #[cold]
     fn spill(&self, index: u32) {
         let mut mag = self.magazine.lock();
-        if self.engine.adapt.waiters() != 0 {
+        if self.engine.waiters.has_waiters() {
             drop(mag);
-            self.engine.give_to_ring(index);
+            self.engine.give_shared(index);
             return;
         }
         if !mag.push_one(index) {

@@ -422,7 +422,7 @@ impl Exclusive<'_> {
         }
         self.set_len(keep);
         if keep < len {
-            engine.adapt.notify_all();
+            engine.serve_waiters();
         }
     }
 

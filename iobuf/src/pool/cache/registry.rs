@@ -28,7 +28,7 @@ impl Registry {
     /// sleep (they mark and unmark magazines under the same lock).
     pub(super) fn register(&self, engine: &Engine) -> Arc<Magazine> {
         let mut magazines = self.live();
-        let waiting = engine.adapt.waiters() != 0;
+        let waiting = engine.waiters.has_waiters();
         let magazine = Magazine::new(engine, engine.pool_id, engine.cache_capacity, waiting);
         magazines.push(magazine.clone());
         magazine
@@ -71,7 +71,7 @@ impl Registry {
         let magazines = self.magazines.lock().unwrap_or_else(|e| e.into_inner());
         // Under the registry lock: a getter that starts waiting now counts
         // itself first and marks magazines under this lock after us.
-        if engine.adapt.waiters() != 0 {
+        if engine.waiters.has_waiters() {
             return;
         }
         for magazine in magazines.iter() {
