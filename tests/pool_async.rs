@@ -462,30 +462,25 @@ fn buffer_pools_get_async_picks_the_smallest_fit_or_none() {
     });
 }
 
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    let mut usage: libc::rusage = unsafe_zeroed_rusage();
+/// CPU time used so far by `who` (`RUSAGE_THREAD` or `RUSAGE_SELF`).
+fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: rusage is plain integers; all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
-    assert_eq!(
-        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
-        0
-    );
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
+    assert_eq!(rc, 0, "getrusage failed");
     let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
     t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    cpu_time(libc::RUSAGE_THREAD)
 }
 
 /// CPU time of the whole process.
 fn process_cpu() -> Duration {
-    let mut usage: libc::rusage = unsafe_zeroed_rusage();
-    // SAFETY: `usage` is a valid, writable rusage.
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
-    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
-
-fn unsafe_zeroed_rusage() -> libc::rusage {
-    // SAFETY: rusage is plain integers; all zeroes is a valid value.
-    unsafe { std::mem::zeroed() }
+    cpu_time(libc::RUSAGE_SELF)
 }
 
 #[test]
