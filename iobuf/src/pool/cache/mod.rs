@@ -414,13 +414,17 @@ impl Exclusive<'_> {
         let Some(engine) = self.engine() else { return };
         let len = self.len();
         let keep = len.saturating_sub(n);
+        // The length first, then the indices: whoever takes an index from
+        // the ring (synchronising with our enqueue) then also sees the
+        // shorter magazine, so a quiescent `available()` counts it once.
+        // The slots stay as they are while we hold the lock.
+        self.set_len(keep);
         for i in keep..len {
             // ORDERING: Relaxed, as `len`.
             engine
                 .ring
                 .enqueue(self.magazine.item(i).load(Ordering::Relaxed));
         }
-        self.set_len(keep);
         if keep < len {
             engine.serve_waiters();
         }
