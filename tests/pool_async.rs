@@ -509,7 +509,14 @@ fn pending_futures_burn_no_cpu() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let tasks: Vec<_> = (0..4).map(|_| rt.spawn(pool.get_owned_async())).collect();
+    // Each task drops its own buffer: the queue serves them in the order
+    // they registered, which need not be the order they were spawned in.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            rt.spawn(async move { drop(pool.get_owned_async().await) })
+        })
+        .collect();
     while pool.stats().waiting < 4 {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -524,7 +531,7 @@ fn pending_futures_burn_no_cpu() {
     drop(held);
     rt.block_on(async {
         for t in tasks {
-            drop(t.await.unwrap());
+            t.await.unwrap();
         }
     });
     assert_eq!(pool.available(), 1);
