@@ -134,12 +134,8 @@ impl Engine {
     fn wait(&self, deadline: Option<Instant>) -> Option<u32> {
         let mut spin = Spin::with_limit(SPIN_STEPS);
         while spin.spin() {
-            // Poll with loads only; dequeue (which writes the shared head and
-            // tail) only once a return has landed.
-            if !self.ring.looks_empty() {
-                if let Some(i) = self.ring.dequeue() {
-                    return Some(i);
-                }
+            if let Some(i) = self.poll_ring() {
+                return Some(i);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
@@ -154,10 +150,8 @@ impl Engine {
         let yield_until = deadline.map_or(yield_until, |d| d.min(yield_until));
         while Instant::now() < yield_until {
             sync::thread::yield_now();
-            if !self.ring.looks_empty() {
-                if let Some(i) = self.ring.dequeue() {
-                    return Some(i);
-                }
+            if let Some(i) = self.poll_ring() {
+                return Some(i);
             }
         }
         let waiter = self.enqueue(Wake::Thread(sync::thread::current()));
@@ -174,6 +168,16 @@ impl Engine {
         };
         self.dequeued(got.is_some());
         got
+    }
+
+    /// A spinning or yielding getter's look at the ring: loads only, and a
+    /// dequeue (which writes the shared head and tail) only once a return
+    /// has landed.
+    fn poll_ring(&self) -> Option<u32> {
+        if self.ring.looks_empty() {
+            return None;
+        }
+        self.ring.dequeue()
     }
 
     /// Queues a waiter: a thread about to park, or a task about to return
