@@ -156,6 +156,42 @@
 //! `buffer_pools!` declares `get_async(len)` too. The `tokio_pool` example
 //! runs many tasks over few buffers on tokio's multi-thread runtime.
 //!
+//! # A filled length, `bytes` and tokio
+//!
+//! A pooled buffer is a fixed block; [`Filled`] ([`filled`]) adds how much
+//! of it holds data, as a `Vec<u8>` that cannot grow past its buffer:
+//! `len`, `capacity`, `clear`, `truncate`, `set_len`, `extend_from_slice`,
+//! the unfilled part to read into ([`Filled::unfilled_mut`] then
+//! [`Filled::commit`]), `Deref` to the filled bytes, and `std::io`'s
+//! `Write`, `Read` and `BufRead`. It wraps any holder: [`Pooled`],
+//! [`OwnedPooled`], or a [`buffer_pools!`] `Buf`.
+//!
+//! With the `bytes` feature (on by default) a `Filled` is a `bytes::BufMut`
+//! and a `bytes::Buf`, so tokio's `read_buf` and `write_all_buf` take it,
+//! and [`Filled::freeze`] turns it into a `bytes::Bytes` without copying;
+//! the buffer goes home when the last clone or slice of that `Bytes` drops.
+//!
+//! ```
+//! # #[cfg(feature = "bytes")] {
+//! use std::sync::Arc;
+//! use bytes::BufMut;
+//! use iobuf::{Filled, SmallBufferPool};
+//!
+//! let pool = Arc::new(SmallBufferPool::new(8)?);
+//! let mut buf = Filled::new(pool.get_owned());
+//! buf.put_slice(b"HTTP/1.1 200 OK\r\n"); // with tokio: stream.read_buf(&mut buf).await?
+//! let body = buf.freeze();                // a Bytes for hyper, tonic, a channel …
+//! assert_eq!(&body[..4], b"HTTP");
+//! assert_eq!(pool.available(), 7);        // out while `body` lives
+//! drop(body);
+//! assert_eq!(pool.available(), 8);
+//! # }
+//! # Ok::<(), iobuf::Error>(())
+//! ```
+//!
+//! The `tokio_echo` example serves TCP this way, beside the same server
+//! written with a `BytesMut` per read.
+//!
 //! # Aligned memory
 //!
 //! [`aligned_mem`] and friends ([`mem`]) return owned, zeroed, aligned
@@ -183,6 +219,7 @@ extern crate self as iobuf;
 mod buffer;
 mod error;
 mod fence;
+pub mod filled;
 pub mod iovec;
 pub mod mem;
 pub mod pool;
@@ -194,6 +231,7 @@ mod wait;
 
 pub use buffer::BufferTier;
 pub use error::Error;
+pub use filled::Filled;
 pub use iobuf_macros::BufferTier;
 
 mod pools_macro;

@@ -1,0 +1,371 @@
+//! A filled length over a pooled buffer: [`Filled`], a `Vec<u8>` that
+//! cannot grow past its buffer.
+//!
+//! A pooled buffer is a fixed block of bytes; I/O code wants to know how
+//! much of it holds data. [`Filled<H>`](Filled) wraps any holder of bytes
+//! (a [`Pooled`](crate::Pooled), an [`OwnedPooled`](crate::OwnedPooled),
+//! the `Buf` of [`buffer_pools!`](crate::buffer_pools)) and keeps two
+//! offsets into it:
+//!
+//! ```text
+//!  0          head             tail                 capacity
+//!  | consumed  |  filled (data)  |  unfilled (spare)  |
+//! ```
+//!
+//! Writing ([`extend_from_slice`](Filled::extend_from_slice),
+//! [`std::io::Write`], `bytes::BufMut`, or a `read` into
+//! [`unfilled_mut`](Filled::unfilled_mut) followed by
+//! [`commit`](Filled::commit)) moves `tail`; reading from the front
+//! ([`std::io::Read`], [`std::io::BufRead`], `bytes::Buf`,
+//! [`consume`](Filled::consume)) moves `head`. The view dereferences to the
+//! filled part, `head..tail`. When reading catches up with writing, both
+//! offsets go back to 0, so a buffer that is written and drained in turn
+//! never runs out of room.
+//!
+//! The length lives in the view, not in the pool: the holder inside knows
+//! nothing of it, and a buffer that goes back to its pool comes out of the
+//! next `get` with whatever bytes it held (zeroed if the pool was built with
+//! [`PoolConfig::zero_on_return`](crate::PoolConfig::zero_on_return)), but
+//! in a new, empty view.
+//!
+//! Pooled bytes are always initialised, so [`set_len`](Filled::set_len) is
+//! safe: it exposes old bytes, never uninitialised memory. Every offset is
+//! checked against the holder's length; a view never trusts a holder to
+//! keep its length, so an odd `AsRef` can only cause a panic.
+//!
+//! With the `bytes` feature (on by default), a view is a `bytes::BufMut`
+//! (so tokio's `read_buf` reads into it) and a `bytes::Buf` (so
+//! `write_all_buf` writes from it), and [`Filled::freeze`] turns a view of
+//! a `'static` holder into a `bytes::Bytes` without copying.
+
+#[cfg(feature = "bytes")]
+mod with_bytes;
+
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+
+/// A filled length over a holder of a buffer: the bytes read into it so
+/// far, not yet consumed. See the [module docs](self) for the picture.
+///
+/// `H` is anything whose bytes are reachable as `AsRef<[u8]>` (to read)
+/// and `AsMut<[u8]>` (to write): [`Pooled`](crate::Pooled) and
+/// [`OwnedPooled`](crate::OwnedPooled) of a [`BufferTier`](crate::BufferTier),
+/// a `buffer_pools!` `Buf`, or a plain `Vec<u8>` or array.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use iobuf::{Filled, PicoBufferPool};
+///
+/// let pool = PicoBufferPool::new(4)?;
+/// let mut buf = Filled::new(pool.get());          // 32 bytes, none filled
+/// assert_eq!((buf.len(), buf.capacity()), (0, 32));
+///
+/// buf.extend_from_slice(b"hello, ");
+/// write!(buf, "world")?;                          // std::io::Write
+/// assert_eq!(&buf[..], b"hello, world");
+///
+/// let mut word = [0; 5];
+/// buf.read_exact(&mut word)?;                     // consumes from the front
+/// assert_eq!(&word, b"hello");
+/// assert_eq!(&buf[..], b", world");
+///
+/// drop(buf);                                      // the buffer goes home
+/// assert_eq!(pool.available(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Reading from a socket into the unfilled part:
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use iobuf::{Filled, SmallBufferPool};
+///
+/// let pool = SmallBufferPool::new(8)?;
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// a.write_all(b"ping")?;
+///
+/// let mut buf = Filled::new(pool.get());
+/// let n = b.read(buf.unfilled_mut())?;
+/// buf.commit(n);
+/// assert_eq!(&buf[..], b"ping");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Filled<H> {
+    holder: H,
+    /// Start of the filled part: bytes before it were consumed.
+    head: usize,
+    /// End of the filled part. `head <= tail <= capacity` (checked on every
+    /// change; each access slices with bounds checks all the same).
+    tail: usize,
+}
+
+impl<H> Filled<H> {
+    /// An empty view over `holder`'s bytes.
+    pub const fn new(holder: H) -> Self {
+        Filled {
+            holder,
+            head: 0,
+            tail: 0,
+        }
+    }
+
+    /// The number of filled bytes not yet consumed.
+    pub fn len(&self) -> usize {
+        self.tail - self.head
+    }
+
+    /// Whether no bytes are filled.
+    pub fn is_empty(&self) -> bool {
+        self.tail == self.head
+    }
+
+    /// Empties the view: length 0, and the whole buffer free again.
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.tail = 0;
+    }
+
+    /// Shortens the filled part to `len` bytes, keeping the first ones; does
+    /// nothing if it is already no longer.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.tail = self.head + len;
+            self.rewind_if_empty();
+        }
+    }
+
+    /// Drops the first `n` filled bytes, as after they were sent or parsed
+    /// (what [`std::io::BufRead::consume`] and `bytes::Buf::advance` do).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than [`len`](Self::len).
+    pub fn consume(&mut self, n: usize) {
+        let len = self.len();
+        assert!(n <= len, "consuming {n} bytes of a Filled of length {len}");
+        self.head += n;
+        self.rewind_if_empty();
+    }
+
+    /// The holder, for what the view does not offer (its index, its pool).
+    pub fn holder(&self) -> &H {
+        &self.holder
+    }
+
+    /// Gives up the view and returns the holder; the filled length is lost.
+    pub fn into_inner(self) -> H {
+        self.holder
+    }
+
+    /// When everything filled was consumed, starts over at the front, so
+    /// the whole buffer is free again.
+    fn rewind_if_empty(&mut self) {
+        if self.head == self.tail {
+            self.clear();
+        }
+    }
+}
+
+impl<H: AsRef<[u8]>> Filled<H> {
+    /// A view over `holder` whose first `len` bytes count as filled, as
+    /// after a completion that wrote `len` bytes into the buffer.
+    ///
+    /// # Panics
+    ///
+    /// If `len` is larger than the buffer.
+    pub fn with_len(holder: H, len: usize) -> Self {
+        let mut view = Filled::new(holder);
+        view.set_len(len);
+        view
+    }
+
+    /// The size of the buffer from the start of the filled part: what
+    /// [`len`](Self::len) can grow to. It is the whole buffer unless bytes
+    /// were consumed from the front and others are still filled.
+    pub fn capacity(&self) -> usize {
+        self.holder.as_ref().len() - self.head
+    }
+
+    /// How many more bytes fit: `capacity() - len()`.
+    pub fn remaining_capacity(&self) -> usize {
+        self.holder.as_ref().len() - self.tail
+    }
+
+    /// Sets the filled length to `len`, keeping the start. Safe because a
+    /// buffer's bytes are always initialised: growing the length exposes
+    /// the bytes the buffer held before (zeros in a fresh pool).
+    ///
+    /// # Panics
+    ///
+    /// If `len` is larger than [`capacity`](Self::capacity).
+    pub fn set_len(&mut self, len: usize) {
+        let capacity = self.capacity();
+        assert!(
+            len <= capacity,
+            "length {len} exceeds the capacity {capacity} of a Filled"
+        );
+        self.tail = self.head + len;
+        self.rewind_if_empty();
+    }
+
+    /// Counts the first `n` bytes of the unfilled part as filled, after a
+    /// `read` into [`unfilled_mut`](Self::unfilled_mut) returned `n`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than [`remaining_capacity`](Self::remaining_capacity).
+    pub fn commit(&mut self, n: usize) {
+        let spare = self.remaining_capacity();
+        assert!(
+            n <= spare,
+            "committing {n} bytes to a Filled with {spare} bytes unfilled"
+        );
+        self.tail += n;
+    }
+
+    /// The filled bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.holder.as_ref()[self.head..self.tail]
+    }
+
+    /// The bytes after the filled part and its start: old contents, never
+    /// uninitialised.
+    pub fn unfilled(&self) -> &[u8] {
+        &self.holder.as_ref()[self.tail..]
+    }
+}
+
+impl<H: AsRef<[u8]> + AsMut<[u8]>> Filled<H> {
+    /// The filled bytes, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.holder.as_mut()[self.head..self.tail]
+    }
+
+    /// The unfilled part, to `read`/`recv` into; [`commit`](Self::commit)
+    /// what arrived. It holds the buffer's old bytes.
+    pub fn unfilled_mut(&mut self) -> &mut [u8] {
+        &mut self.holder.as_mut()[self.tail..]
+    }
+
+    /// Appends `data` to the filled part.
+    ///
+    /// # Panics
+    ///
+    /// If `data` does not fit ([`remaining_capacity`](Self::remaining_capacity));
+    /// nothing is written then. For a write that stops at the end of the
+    /// buffer instead, use [`std::io::Write::write`], which reports how
+    /// much it took.
+    pub fn extend_from_slice(&mut self, data: &[u8]) {
+        let spare = self.remaining_capacity();
+        assert!(
+            data.len() <= spare,
+            "extending a Filled by {} bytes with {spare} bytes unfilled",
+            data.len()
+        );
+        self.append(data);
+    }
+
+    /// Moves the filled bytes to the start of the buffer, so that all the
+    /// room consumed from the front is free again. Copies `len()` bytes.
+    pub fn compact(&mut self) {
+        if self.head != 0 {
+            let (head, tail) = (self.head, self.tail);
+            self.holder.as_mut().copy_within(head..tail, 0);
+            self.head = 0;
+            self.tail = tail - head;
+        }
+    }
+
+    /// Copies as much of `data` as fits; returns how much that was.
+    fn append(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.remaining_capacity());
+        self.unfilled_mut()[..n].copy_from_slice(&data[..n]);
+        self.tail += n;
+        n
+    }
+}
+
+impl<H> From<H> for Filled<H> {
+    /// An empty view, as [`Filled::new`].
+    fn from(holder: H) -> Self {
+        Filled::new(holder)
+    }
+}
+
+impl<H: AsRef<[u8]>> Deref for Filled<H> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl<H: AsRef<[u8]> + AsMut<[u8]>> DerefMut for Filled<H> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
+impl<H: AsRef<[u8]>> AsRef<[u8]> for Filled<H> {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl<H: AsRef<[u8]> + AsMut<[u8]>> AsMut<[u8]> for Filled<H> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
+/// Appends to the filled part. A write that does not fit is partial: it
+/// takes what fits and returns that count, and `Ok(0)` once the buffer is
+/// full, so `write_all` past the end fails with
+/// [`io::ErrorKind::WriteZero`], having written what fit.
+impl<H: AsRef<[u8]> + AsMut<[u8]>> io::Write for Filled<H> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        Ok(self.append(data))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads from the front of the filled part, consuming what it returns.
+impl<H: AsRef<[u8]>> io::Read for Filled<H> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = out.len().min(self.len());
+        out[..n].copy_from_slice(&self.as_slice()[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The filled part is the buffer `fill_buf` returns; it never reads more.
+impl<H: AsRef<[u8]>> io::BufRead for Filled<H> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(self.as_slice())
+    }
+
+    fn consume(&mut self, n: usize) {
+        Filled::consume(self, n);
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for Filled<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Filled")
+            .field("holder", &self.holder)
+            .field("head", &self.head)
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
