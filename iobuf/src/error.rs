@@ -48,6 +48,14 @@ pub enum Error {
         /// no reason).
         source: io::Error,
     },
+    /// A system call failed (registering an io_uring provided-buffer ring,
+    /// say).
+    Os {
+        /// What was asked of the kernel.
+        op: &'static str,
+        /// The error it reported.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -59,6 +67,10 @@ impl Error {
 
     pub(crate) fn alloc(len: usize, source: io::Error) -> Self {
         Error::Alloc { len, source }
+    }
+
+    pub(crate) fn os(op: &'static str, source: io::Error) -> Self {
+        Error::Os { op, source }
     }
 
     /// The allocator gave no reason: report what it nearly always means.
@@ -80,6 +92,7 @@ impl fmt::Display for Error {
             Error::Alloc { len, source } => {
                 write!(f, "failed to allocate {len} bytes: {source}")
             }
+            Error::Os { op, source } => write!(f, "{op} failed: {source}"),
         }
     }
 }
@@ -87,7 +100,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Alloc { source, .. } => Some(source),
+            Error::Alloc { source, .. } | Error::Os { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -104,7 +117,10 @@ impl PartialEq for Error {
             }
             (Error::InvalidArgument { reason: a }, Error::InvalidArgument { reason: b }) => a == b,
             (Error::Alloc { len: a, source: x }, Error::Alloc { len: b, source: y }) => {
-                a == b && x.raw_os_error() == y.raw_os_error() && x.kind() == y.kind()
+                a == b && same_os_error(x, y)
+            }
+            (Error::Os { op: a, source: x }, Error::Os { op: b, source: y }) => {
+                a == b && same_os_error(x, y)
             }
             _ => false,
         }
@@ -112,6 +128,17 @@ impl PartialEq for Error {
 }
 
 impl Eq for Error {}
+
+fn same_os_error(x: &io::Error, y: &io::Error) -> bool {
+    x.raw_os_error() == y.raw_os_error() && x.kind() == y.kind()
+}
+
+fn clone_os_error(source: &io::Error) -> io::Error {
+    match source.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(source.kind(), source.to_string()),
+    }
+}
 
 impl Clone for Error {
     fn clone(&self) -> Self {
@@ -126,10 +153,11 @@ impl Clone for Error {
             },
             Error::Alloc { len, source } => Error::Alloc {
                 len: *len,
-                source: match source.raw_os_error() {
-                    Some(code) => io::Error::from_raw_os_error(code),
-                    None => io::Error::new(source.kind(), source.to_string()),
-                },
+                source: clone_os_error(source),
+            },
+            Error::Os { op, source } => Error::Os {
+                op,
+                source: clone_os_error(source),
             },
         }
     }
@@ -146,7 +174,7 @@ impl From<Error> for io::Error {
             Error::Alloc { source, .. } if source.raw_os_error() == Some(libc::ENOMEM) => {
                 io::ErrorKind::OutOfMemory
             }
-            Error::Alloc { source, .. } => source.kind(),
+            Error::Alloc { source, .. } | Error::Os { source, .. } => source.kind(),
         };
         io::Error::new(kind, err)
     }
@@ -179,6 +207,10 @@ mod tests {
             Error::InvalidCapacity { requested: 0 },
             Error::invalid("n is 0"),
             Error::out_of_memory(10),
+            Error::os(
+                "io_uring_register",
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ),
         ] {
             let s = e.to_string();
             assert!(s.starts_with(|c: char| c.is_lowercase()), "{s}");

@@ -227,6 +227,8 @@ pub mod progress;
 mod ring;
 mod sync;
 mod tier;
+#[cfg(feature = "io-uring")]
+pub mod uring;
 mod wait;
 
 pub use buffer::BufferTier;

@@ -193,8 +193,13 @@ pub struct PoolStats {
     pub capacity: usize,
     /// Buffers held by no user.
     pub available: usize,
-    /// Buffers held by users (`capacity - available`).
+    /// Buffers held by users (`capacity - available`), including those
+    /// frozen into `bytes::Bytes` (`Filled::freeze`)
+    /// and those lent to io_uring provided-buffer rings.
     pub in_use: usize,
+    /// Of `in_use`, the buffers sitting in io_uring provided-buffer rings
+    /// (`iobuf::uring::BufRing`), waiting for the kernel to pick them.
+    pub provided: usize,
     /// Blocking gets asleep right now, waiting for a buffer.
     pub waiting: usize,
     /// Of `available`, the buffers idle in threads' caches.

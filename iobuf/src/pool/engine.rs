@@ -90,6 +90,8 @@ pub(crate) struct Engine {
     pub(super) cache_capacity: u32,
     waits: AtomicU64,
     timeouts: AtomicU64,
+    /// Buffers lent to io_uring provided-buffer rings (`crate::uring`).
+    provided: AtomicU64,
 }
 
 impl Engine {
@@ -103,6 +105,7 @@ impl Engine {
             cache_capacity,
             waits: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            provided: AtomicU64::new(0),
         }
     }
 
@@ -297,6 +300,24 @@ impl Engine {
     /// Getters queued now, threads and tasks (racy).
     pub(crate) fn waiting(&self) -> usize {
         self.waiters.len()
+    }
+
+    /// Counts `n` more buffers in a provided-buffer ring (`added`), or
+    /// `n` fewer.
+    pub(crate) fn note_provided(&self, n: usize, added: bool) {
+        // ORDERING: Relaxed: statistics; the indices themselves travel
+        // through the ring and the guards.
+        if added {
+            self.provided.fetch_add(n as u64, Ordering::Relaxed);
+        } else {
+            self.provided.fetch_sub(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Buffers in provided-buffer rings now (racy).
+    pub(crate) fn provided(&self) -> usize {
+        // ORDERING: Relaxed: statistics.
+        self.provided.load(Ordering::Relaxed) as usize
     }
 
     /// Getters that went to sleep, and those that gave up at a deadline.

@@ -303,6 +303,7 @@ impl<T> BoundedPool<T> {
             capacity: self.capacity(),
             available,
             in_use: self.capacity() - available.min(self.capacity()),
+            provided: engine.provided(),
             waiting: engine.waiting(),
             cached: engine.caches.cached(),
             thread_caches: engine.caches.count(),
@@ -506,6 +507,38 @@ impl<T> BoundedPool<T> {
         self.release(index.index());
     }
 
+    /// Turns a token back into a guard that returns the buffer when
+    /// dropped: the inverse of [`Pooled::into_index`]. Never waits.
+    ///
+    /// ```
+    /// let pool = iobuf::PicoBufferPool::new(2)?;
+    /// let idx = pool.try_get_index()?;       // e.g. back from a kernel
+    /// let buf = pool.guard(idx);
+    /// assert_eq!(pool.available(), 1);
+    /// drop(buf);
+    /// assert_eq!(pool.available(), 2);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn guard(&self, index: BufIndex) -> Pooled<'_, T> {
+        self.check(&index);
+        Pooled::new(self, index.index())
+    }
+
+    /// As [`guard`](Self::guard), for an `Arc`-shared pool: the inverse of
+    /// [`OwnedPooled::into_index`].
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn guard_owned(self: &Arc<Self>, index: BufIndex) -> OwnedPooled<T> {
+        self.check(&index);
+        OwnedPooled::new(Arc::clone(self), index.index())
+    }
+
     /// The buffer of a token.
     ///
     /// # Panics
@@ -563,6 +596,13 @@ impl<T> BoundedPool<T> {
             zero(unsafe { &mut *self.slab.item(index) });
         }
         self.engine().give(index);
+    }
+
+    /// Counts buffers lent to (`added`) or taken back from io_uring
+    /// provided-buffer rings, for [`PoolStats::provided`].
+    #[cfg_attr(not(feature = "io-uring"), allow(dead_code))]
+    pub(crate) fn note_provided(&self, n: usize, added: bool) {
+        self.engine().note_provided(n, added);
     }
 
     pub(crate) fn item(&self, index: u32) -> *mut T {
