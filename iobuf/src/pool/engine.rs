@@ -347,14 +347,26 @@ pub(crate) struct Take<'a> {
 impl Future for Take<'_> {
     type Output = u32;
 
+    /// The first poll's cache hit inlined, as `get` has it; everything
+    /// else out of line.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
-        let engine = self.engine;
-        let Some(waiter) = &self.waiter else {
-            // First poll: a strike, no spinning (the executor's thread is not
-            // ours to hold). The cache hit first, inlined, as `get` does.
-            if let Some(i) = cache::pop(engine.pool_id) {
+        if self.waiter.is_none() {
+            if let Some(i) = cache::pop(self.engine.pool_id) {
                 return Poll::Ready(i);
             }
+        }
+        self.poll_slow(cx)
+    }
+}
+
+impl Take<'_> {
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+        let engine = self.engine;
+        let Some(waiter) = &self.waiter else {
+            // First poll, past the cache: a strike, no spinning (the
+            // executor's thread is not ours to hold).
             if let Some(i) = engine.strike() {
                 return Poll::Ready(i);
             }
@@ -373,16 +385,22 @@ impl Future for Take<'_> {
         }
         Poll::Pending
     }
+
+    #[inline(never)]
+    fn cancel(&mut self, waiter: Arc<Waiter>) {
+        // Cancelled: leave the queue, and pass on what we were handed.
+        if let Some(i) = self.engine.waiters.cancel(&waiter) {
+            self.engine.give_shared(i);
+        }
+        self.engine.dequeued(false);
+    }
 }
 
 impl Drop for Take<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(waiter) = self.waiter.take() {
-            // Cancelled: leave the queue, and pass on what we were handed.
-            if let Some(i) = self.engine.waiters.cancel(&waiter) {
-                self.engine.give_shared(i);
-            }
-            self.engine.dequeued(false);
+            self.cancel(waiter);
         }
     }
 }

@@ -78,7 +78,7 @@ use crate::error::Error;
 use crate::mem::MapOptions;
 use crate::ring::MAX_CAPACITY;
 use config::Settings;
-use engine::{Engine, Wait};
+use engine::{Engine, Take, Wait};
 use slab::Slab;
 
 /// A bounded, lock-free pool of `capacity` items of type `T`.
@@ -454,8 +454,10 @@ impl<T> BoundedPool<T> {
     /// # }).unwrap();
     /// ```
     pub fn get_async(&self) -> impl Future<Output = Pooled<'_, T>> + '_ {
-        let take = self.engine().take_async();
-        async move { Pooled::new(self, take.await) }
+        Hold {
+            take: self.engine().take_async(),
+            hold: move |i| Pooled::new(self, i),
+        }
     }
 
     /// As [`get_async`](Self::get_async), for an `Arc`-shared pool: the
@@ -474,8 +476,10 @@ impl<T> BoundedPool<T> {
 
     /// As [`get_async`](Self::get_async), as a bare token.
     pub fn get_index_async(&self) -> impl Future<Output = BufIndex> + '_ {
-        let take = self.engine().take_async();
-        async move { self.token(take.await) }
+        Hold {
+            take: self.engine().take_async(),
+            hold: move |i| self.token(i),
+        }
     }
 
     /// The one acquire path of the fallible methods: an index from the
@@ -631,6 +635,26 @@ impl<T> BoundedPool<T> {
             self.id,
             self.capacity()
         );
+    }
+}
+
+/// The future of [`BoundedPool::get_async`] and
+/// [`BoundedPool::get_index_async`]: the engine's cancel-safe `Take`, whose
+/// index `hold` turns into what the caller gets. Written out rather than an
+/// `async` block, so that a first poll that hits the thread cache costs no
+/// state machine around `Take`'s inlined hit.
+struct Hold<'a, F> {
+    take: Take<'a>,
+    hold: F,
+}
+
+impl<H, F: Fn(u32) -> H + Unpin> Future for Hold<'_, F> {
+    type Output = H;
+
+    #[inline]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<H> {
+        let this = self.get_mut();
+        std::pin::Pin::new(&mut this.take).poll(cx).map(&this.hold)
     }
 }
 
