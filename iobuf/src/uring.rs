@@ -34,6 +34,10 @@
 //! - A completion without `IORING_CQE_F_BUFFER` recycles nothing, and a
 //!   completion naming an id the ring does not hold is an error
 //!   ([`RecvError::UnknownBuffer`]), never a second holder.
+//! - [`completion`](BufRing::completion) is `unsafe`: it trusts that the
+//!   flags it is given come from a real completion of this ring, passed
+//!   once (the kernel's consumer head is not in shared memory, so the ring
+//!   cannot tell a made-up buffer id from a consumed one).
 //! - Dropping the ring unregisters it and returns the buffers still in it
 //!   to the pool; buffers the application holds go home when they drop.
 //!   If the kernel refuses to unregister (it never should), the ring's
@@ -80,7 +84,9 @@
 //! uring.submit_and_wait(1)?;
 //! let cqes: Vec<_> = uring.completion().collect();
 //! for cqe in cqes {
-//!     match bufs.completion(cqe.result(), cqe.flags()) {
+//!     // SAFETY: a completion just reaped from `uring`, of the recv on this
+//!     // ring's group, passed once.
+//!     match unsafe { bufs.completion(cqe.result(), cqe.flags()) } {
 //!         Ok(Some(data)) => println!("{} bytes", data.len()), // dropped: home
 //!         Ok(None) => println!("peer closed"),
 //!         Err(RecvError::NoBuffers) => { bufs.replenish(); /* re-arm */ }
@@ -325,7 +331,21 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
     ///
     /// Only a completion with `IORING_CQE_F_BUFFER` set gives a buffer out,
     /// whatever its result.
-    pub fn completion(
+    ///
+    /// # Safety
+    ///
+    /// If `flags` names a buffer id that this ring holds, the kernel must
+    /// have consumed that buffer from this ring for this very completion,
+    /// and this completion must not have been passed before: in practice,
+    /// pass each completion reaped from the io_uring this ring is
+    /// registered with, of an operation that selected from its group, once.
+    ///
+    /// The ring cannot check this itself. The kernel's consumer head is not
+    /// in shared memory, so made-up or replayed flags naming a buffer still
+    /// in the ring would hand out a buffer the kernel may write to. Ids the
+    /// ring does not hold carry no obligation: they are refused with
+    /// [`RecvError::UnknownBuffer`].
+    pub unsafe fn completion(
         &mut self,
         result: i32,
         flags: u32,
