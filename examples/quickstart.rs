@@ -1,13 +1,14 @@
 //! A tour of iobuf: pools declared with `buffer_pools!`, a custom buffer
-//! type, aligned memory, and bytes moved through `writev`/`readv` over a
-//! socketpair from pooled buffers.
+//! type, aligned memory, and bytes moved from pooled buffers over a
+//! socketpair with std's `write_vectored`/`read_vectored` (`writev`/`readv`
+//! underneath), with no `unsafe`: iobuf's iovecs view as std's `IoSlice`s.
 //!
 //! Run with `cargo run --release --example quickstart`.
 
-use std::os::fd::AsRawFd;
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 
-use iobuf::{BufferTier, IoVec, Tier, addr_len};
+use iobuf::{BufferTier, IoVec, IoVecMut, Tier};
 
 /// The application's buffer pools, one line per tier.
 mod pools {
@@ -76,41 +77,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mem.is_mapped()
     );
 
-    // 4. Vectored I/O: one writev of three pooled/derived buffers' heads and
-    //    8 bytes of aligned memory; one readv back into a pooled buffer.
-    let (tx, rx) = UnixStream::pair()?;
-    let out = [
+    // 4. Vectored I/O: one vectored write of three pooled/derived buffers'
+    //    heads and 8 bytes of aligned memory; vectored reads back into a
+    //    pooled buffer. Both loop: a stream may take or give fewer bytes
+    //    than asked, and the iovecs advance past what was transferred.
+    let (mut tx, mut rx) = UnixStream::pair()?;
+    let mut out = [
         IoVec::from(&request[..18]),
         IoVec::from(&body[..13]),
         IoVec::from(&frame.as_bytes()[..4]),
         IoVec::from(&mem[..8]),
     ];
-    let (addr, count) = addr_len(&out);
-    // SAFETY: `addr` points to `count` iovecs over live bytes that nothing
-    // writes during the call; writev only reads them.
-    let written = unsafe { libc::writev(tx.as_raw_fd(), addr, count as i32) };
-    if written < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    println!("writev: {written} bytes from {count} iovecs");
-
-    let mut reply = pools::try_get(written as usize)?;
-    let mut read = 0usize;
-    while read < written as usize {
-        let target = [IoVec::from(&mut reply[read..written as usize])];
-        let (addr, count) = addr_len(&target);
-        // SAFETY: the iovec covers `reply`, borrowed exclusively for the
-        // call; readv writes at most its length.
-        let got = unsafe { libc::readv(rx.as_raw_fd(), addr, count as i32) };
-        if got <= 0 {
-            return Err(std::io::Error::last_os_error().into());
+    let count = out.len();
+    let written: usize = out.iter().map(IoVec::len).sum();
+    let mut rest = &mut out[..];
+    while !rest.is_empty() {
+        let n = tx.write_vectored(IoVec::as_io_slices(rest))?;
+        if n == 0 {
+            return Err(std::io::Error::from(ErrorKind::WriteZero).into());
         }
-        read += got as usize;
+        IoVec::advance_slices(&mut rest, n);
+    }
+    println!("write_vectored: {written} bytes from {count} iovecs");
+
+    let mut reply = pools::try_get(written)?;
+    let mut read = 0usize;
+    {
+        let mut target = [IoVecMut::from(&mut reply[..written])];
+        let mut rest = &mut target[..];
+        while !rest.is_empty() {
+            let got = rx.read_vectored(IoVecMut::as_io_slices_mut(rest))?;
+            if got == 0 {
+                return Err(std::io::Error::from(ErrorKind::UnexpectedEof).into());
+            }
+            read += got;
+            IoVecMut::advance_slices(&mut rest, got);
+        }
     }
     let text = std::str::from_utf8(&reply[..read])?;
     assert_eq!(text, "GET /hello HTTP/1.hello, iovec!IOBFaligned!");
     println!(
-        "readv: {read} bytes into pooled {} buffer: {text:?}",
+        "read_vectored: {read} bytes into pooled {} buffer: {text:?}",
         reply.name()
     );
 

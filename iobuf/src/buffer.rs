@@ -7,7 +7,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::mem::{align_of, size_of};
 
 use crate::__private::{ByteArray, ByteFields};
-use crate::iovec::IoVec;
+use crate::iovec::{IoVec, IoVecMut};
 use crate::tier::{self, BUFFER_SIZE_LARGE, Tier, for_each_tier};
 
 /// A plain block of bytes that pools hold and I/O reads into and writes from.
@@ -117,10 +117,18 @@ pub unsafe trait BufferTier: Sized + Send + Sync + 'static {
         IoVec::from(self.as_bytes())
     }
 
-    /// The buffer as an [`IoVec`] over exclusively borrowed bytes: for
-    /// `readv` and other calls in which the kernel writes.
-    fn iovec_mut(&mut self) -> IoVec<'_> {
-        IoVec::from(self.as_bytes_mut())
+    /// The buffer as an [`IoVecMut`] over exclusively borrowed bytes: for
+    /// `readv`, `read_vectored` (through [`IoVecMut::as_io_slices_mut`]) and
+    /// other calls that write the buffer.
+    ///
+    /// ```
+    /// use iobuf::{BufferTier, PicoBuffer};
+    /// let mut buf = PicoBuffer([0; 32]);
+    /// buf.iovec_mut().as_mut_slice()[3] = 1;
+    /// assert_eq!(buf.0[3], 1);
+    /// ```
+    fn iovec_mut(&mut self) -> IoVecMut<'_> {
+        IoVecMut::from(self.as_bytes_mut())
     }
 
     /// A zeroed value on the heap, built there: the value never passes

@@ -101,21 +101,54 @@
 //! # Vectored I/O
 //!
 //! [`IoVec`] ([`iovec`]) is a `libc::iovec` that carries the lifetime of
-//! the bytes it points to. [`iovecs_from`] and [`addr_len`] turn buffers
-//! into the arguments of `writev`/`readv`; [`fill_iovecs`] does it without
-//! allocating; [`IoVec::advance_slices`] handles partial transfers; and
+//! the bytes it points to, over shared bytes; [`IoVecMut`] is its
+//! exclusive twin, for reads. [`IoVec::as_io_slices`] and
+//! [`IoVecMut::as_io_slices_mut`] view them as std's `IoSlice`/`IoSliceMut`
+//! (the same layout on Unix), so `write_vectored`/`read_vectored` on std
+//! and tokio types take pooled buffers with no `unsafe` and no copy.
+//! [`iovecs_from`] turns buffers into iovecs ([`fill_iovecs`] without
+//! allocating); [`IoVec::advance_slices`] handles partial transfers;
+//! [`addr_len`] gives raw `writev`/`readv` arguments; and
 //! [`BoundedPool::iovecs`] hands a whole pool to io_uring's
 //! `register_buffers`.
 //!
 //! ```
-//! use iobuf::{PicoBuffer, addr_len, iovecs_from};
+//! use std::io::Write;
+//! use iobuf::{IoVec, PicoBuffer, iovecs_from};
 //!
 //! let bufs = [PicoBuffer([b'a'; 32]), PicoBuffer([b'b'; 32])];
 //! let iov = iovecs_from(&bufs);
-//! let (addr, count) = addr_len(&iov);         // for libc::writev(fd, addr, count)
-//! assert_eq!(count, 2);
-//! # let _ = addr;
+//! let mut out = Vec::new();                   // or a TcpStream, a File …
+//! let n = out.write_vectored(IoVec::as_io_slices(&iov))?;
+//! assert_eq!(n, 64);
+//! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # io_uring
+//!
+//! A buffer's pool index is its io_uring buffer id, in both of io_uring's
+//! ways to name buffers:
+//!
+//! - **Fixed (registered) buffers.** [`BoundedPool::iovecs`] hands the
+//!   whole slab to `register_buffers` once; `ReadFixed`/`WriteFixed` then
+//!   name a buffer by its index (`Pooled::index`, [`BufIndex`]), and the
+//!   kernel skips pinning pages on every call. Use them when the
+//!   application picks the buffer before the operation: file I/O, sends.
+//! - **Provided-buffer rings** (feature `io-uring`, `uring::BufRing`).
+//!   The application fills a ring with buffers from a pool, and an
+//!   operation that names the ring's group (a multishot `recv`) takes one
+//!   only when data arrives. Use them for receives on many connections,
+//!   most of them idle: buffers go to the active ones only.
+//!
+//! The kernel limits that bite: at most 16 384 registered buffers per
+//! io_uring (`register_buffers`; one pool of at most that capacity, or
+//! `register_buffers_sparse` and updates); registered buffers are pinned
+//! and count against `RLIMIT_MEMLOCK` on older kernels (`ulimit -l`);
+//! a provided-buffer ring has at most 32 768 entries, and buffer ids are
+//! `u16`, so a pool behind a ring holds at most 65 536 buffers
+//! (`BufRing::new` refuses a larger one).
+//! The `uring` example uses fixed buffers; `uring_echo` serves TCP with
+//! multishot `recv` on a provided-buffer ring.
 //!
 //! # Progress: strike, spin, adapt
 //!
@@ -238,8 +271,8 @@ pub use iobuf_macros::BufferTier;
 
 mod pools_macro;
 pub use iovec::{
-    IoVec, addr_len, fill_iovecs, fill_iovecs_from_slices, fill_iovecs_mut, iovecs_from,
-    iovecs_from_mut, iovecs_from_registered, iovecs_from_slices,
+    IoVec, IoVecMut, addr_len, addr_len_mut, fill_iovecs, fill_iovecs_from_slices, fill_iovecs_mut,
+    iovecs_from, iovecs_from_mut, iovecs_from_registered, iovecs_from_slices,
 };
 pub use mem::{
     AlignedBlocks, AlignedMem, CACHE_LINE_SIZE, aligned_mem, aligned_mem_block, aligned_mem_blocks,
