@@ -231,6 +231,13 @@
 //! bytes. Large requests are mapped lazily from the OS (a 1 GiB region costs
 //! no RAM until written), and bad input is an [`Error`], never a wrong size.
 //!
+//! # Cargo features
+//!
+//! - `bytes` (on by default): [`Filled`] as `bytes::BufMut` and
+//!   `bytes::Buf`, and `Filled::freeze` into a zero-copy `bytes::Bytes`.
+//! - `io-uring` (off by default; Linux): `uring::BufRing`, io_uring
+//!   provided-buffer rings fed by a pool.
+//!
 //! # Correctness
 //!
 //! The ring follows Nikolaev's SCQ, and its cycle tags rule out the ABA
