@@ -103,6 +103,31 @@ async fn read_buf_fills_a_macro_buf_and_writes_it_back() {
     assert_eq!(pools::large().available(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(miri, ignore = "sockets and tokio's runtime: not under Miri")]
+async fn read_buf_after_a_partial_consume_reuses_the_front() {
+    // Parse-then-read-more: a full buffer, its front consumed, must still
+    // take more (a `read_buf` of 0 would look like EOF).
+    let pool = NanoBufferPool::new(1).unwrap();
+    let mut buf = Filled::new(pool.get());
+    let (mut tx, mut rx) = tcp_pair().await;
+    let data: Vec<u8> = (0..=255).collect();
+    tx.write_all(&data).await.unwrap();
+    while buf.remaining_capacity() > 0 {
+        rx.read_buf(&mut buf).await.unwrap();
+    }
+    assert_eq!(&buf[..], &data[..128]);
+    bytes::Buf::advance(&mut buf, 100);
+    let mut got = 128;
+    while got < 256 && buf.remaining_capacity() > 0 {
+        let n = rx.read_buf(&mut buf).await.unwrap();
+        assert_ne!(n, 0, "room consumed from the front must be offered again");
+        got += n;
+    }
+    assert_eq!(&buf[..28], &data[100..128]);
+    assert_eq!(&buf[28..], &data[128..got]);
+}
+
 /// Writes `pattern` into a fresh view of the only buffer and freezes it.
 fn frozen_pattern(pool: &Arc<PicoBufferPool>, pattern: u8) -> Bytes {
     let mut buf = Filled::new(pool.try_get_owned().unwrap());

@@ -71,6 +71,34 @@ fn a_free_buffer_is_ready_on_the_first_poll() {
 }
 
 #[test]
+fn a_completed_future_polled_again_panics_and_takes_nothing() {
+    let pool = PicoBufferPool::new(4).unwrap();
+    let mut get = Box::pin(pool.get_async());
+    let mut index = Box::pin(pool.get_index_async());
+    let Poll::Ready(buf) = poll_once(get.as_mut(), Waker::noop()) else {
+        panic!("a free buffer must not make the future wait");
+    };
+    let Poll::Ready(idx) = poll_once(index.as_mut(), Waker::noop()) else {
+        panic!("a free buffer must not make the future wait");
+    };
+    assert_eq!(pool.available(), 2);
+    for again in [
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = poll_once(get.as_mut(), Waker::noop());
+        })),
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = poll_once(index.as_mut(), Waker::noop());
+        })),
+    ] {
+        assert!(again.is_err(), "polling a completed future must panic");
+    }
+    assert_eq!(pool.available(), 2, "and must not take another buffer");
+    drop((buf, get, index));
+    pool.put(idx);
+    assert_eq!(pool.available(), 4);
+}
+
+#[test]
 fn the_futures_are_send_and_the_owned_one_is_static() {
     fn send<T: Send>(_: &T) {}
     fn send_static<T: Send + 'static>(_: &T) {}

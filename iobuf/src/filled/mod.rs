@@ -18,9 +18,11 @@
 //! [`commit`](Filled::commit)) moves `tail`; reading from the front
 //! ([`std::io::Read`], [`std::io::BufRead`], `bytes::Buf`,
 //! [`consume`](Filled::consume)) moves `head`. The view dereferences to the
-//! filled part, `head..tail`. When reading catches up with writing, both
-//! offsets go back to 0, so a buffer that is written and drained in turn
-//! never runs out of room.
+//! filled part, `head..tail`. [`len`](Filled::len) is the filled part,
+//! [`capacity`](Filled::capacity) the whole buffer: room consumed from the
+//! front is not lost, as a write first moves the filled bytes back to the
+//! front ([`compact`](Filled::compact)), and when reading catches up with
+//! writing, both offsets go back to 0 for free.
 //!
 //! The length lives in the view, not in the pool: the holder inside knows
 //! nothing of it, and a buffer that goes back to its pool comes out of the
@@ -29,9 +31,10 @@
 //! in a new, empty view.
 //!
 //! Pooled bytes are always initialised, so [`set_len`](Filled::set_len) is
-//! safe: it exposes old bytes, never uninitialised memory. Every offset is
-//! checked against the holder's length; a view never trusts a holder to
-//! keep its length, so an odd `AsRef` can only cause a panic.
+//! safe: it exposes old bytes, never uninitialised memory. Every access
+//! slices the holder's bytes with bounds checks, so a holder whose length
+//! changes (an odd `AsRef`) can cause wrong lengths or a panic, never
+//! undefined behaviour.
 //!
 //! With the `bytes` feature (on by default), a view is a `bytes::BufMut`
 //! (so tokio's `read_buf` reads into it) and a `bytes::Buf` (so
@@ -94,6 +97,7 @@ use std::ops::{Deref, DerefMut};
 /// assert_eq!(&buf[..], b"ping");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "a Filled over a pooled holder returns its buffer when dropped"]
 pub struct Filled<H> {
     holder: H,
     /// Start of the filled part: bytes before it were consumed.
@@ -171,6 +175,29 @@ impl<H> Filled<H> {
 }
 
 impl<H: AsRef<[u8]>> Filled<H> {
+    /// The size of the buffer: what [`len`](Self::len) can grow to.
+    pub fn capacity(&self) -> usize {
+        self.holder.as_ref().len()
+    }
+
+    /// How many more bytes fit: `capacity() - len()`. Writing may first
+    /// move the filled bytes to the front (see [`compact`](Self::compact)).
+    pub fn remaining_capacity(&self) -> usize {
+        self.capacity().saturating_sub(self.len())
+    }
+
+    /// The filled bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.holder.as_ref()[self.head..self.tail]
+    }
+}
+
+/// The writing side. Each write first [`compact`](Self::compact)s a view
+/// whose front was consumed, so that the whole
+/// [`remaining_capacity`](Self::remaining_capacity) is one unfilled part
+/// after the filled bytes; that copies `len()` bytes once per consume
+/// followed by a write, and nothing otherwise.
+impl<H: AsRef<[u8]> + AsMut<[u8]>> Filled<H> {
     /// A view over `holder` whose first `len` bytes count as filled, as
     /// after a completion that wrote `len` bytes into the buffer.
     ///
@@ -181,18 +208,6 @@ impl<H: AsRef<[u8]>> Filled<H> {
         let mut view = Filled::new(holder);
         view.set_len(len);
         view
-    }
-
-    /// The size of the buffer from the start of the filled part: what
-    /// [`len`](Self::len) can grow to. It is the whole buffer unless bytes
-    /// were consumed from the front and others are still filled.
-    pub fn capacity(&self) -> usize {
-        self.holder.as_ref().len() - self.head
-    }
-
-    /// How many more bytes fit: `capacity() - len()`.
-    pub fn remaining_capacity(&self) -> usize {
-        self.holder.as_ref().len() - self.tail
     }
 
     /// Sets the filled length to `len`, keeping the start. Safe because a
@@ -208,8 +223,8 @@ impl<H: AsRef<[u8]>> Filled<H> {
             len <= capacity,
             "length {len} exceeds the capacity {capacity} of a Filled"
         );
-        self.tail = self.head + len;
-        self.rewind_if_empty();
+        self.compact();
+        self.tail = len;
     }
 
     /// Counts the first `n` bytes of the unfilled part as filled, after a
@@ -224,30 +239,20 @@ impl<H: AsRef<[u8]>> Filled<H> {
             n <= spare,
             "committing {n} bytes to a Filled with {spare} bytes unfilled"
         );
+        self.compact();
         self.tail += n;
     }
 
-    /// The filled bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        &self.holder.as_ref()[self.head..self.tail]
-    }
-
-    /// The bytes after the filled part and its start: old contents, never
-    /// uninitialised.
-    pub fn unfilled(&self) -> &[u8] {
-        &self.holder.as_ref()[self.tail..]
-    }
-}
-
-impl<H: AsRef<[u8]> + AsMut<[u8]>> Filled<H> {
     /// The filled bytes, writable.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.holder.as_mut()[self.head..self.tail]
     }
 
-    /// The unfilled part, to `read`/`recv` into; [`commit`](Self::commit)
-    /// what arrived. It holds the buffer's old bytes.
+    /// The unfilled part, [`remaining_capacity`](Self::remaining_capacity)
+    /// bytes to `read`/`recv` into; [`commit`](Self::commit) what arrived.
+    /// It holds the buffer's old bytes, never uninitialised memory.
     pub fn unfilled_mut(&mut self) -> &mut [u8] {
+        self.compact();
         &mut self.holder.as_mut()[self.tail..]
     }
 
@@ -269,8 +274,10 @@ impl<H: AsRef<[u8]> + AsMut<[u8]>> Filled<H> {
         self.append(data);
     }
 
-    /// Moves the filled bytes to the start of the buffer, so that all the
-    /// room consumed from the front is free again. Copies `len()` bytes.
+    /// Moves the filled bytes to the start of the buffer, so that the room
+    /// consumed from the front joins the unfilled part. Copies `len()`
+    /// bytes if the front was consumed; does nothing otherwise. Writes do
+    /// it themselves.
     pub fn compact(&mut self) {
         if self.head != 0 {
             let (head, tail) = (self.head, self.tail);
@@ -282,14 +289,15 @@ impl<H: AsRef<[u8]> + AsMut<[u8]>> Filled<H> {
 
     /// Copies as much of `data` as fits; returns how much that was.
     fn append(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(self.remaining_capacity());
-        self.unfilled_mut()[..n].copy_from_slice(&data[..n]);
+        let spare = self.unfilled_mut();
+        let n = data.len().min(spare.len());
+        spare[..n].copy_from_slice(&data[..n]);
         self.tail += n;
         n
     }
 }
 
-impl<H> From<H> for Filled<H> {
+impl<H: AsRef<[u8]>> From<H> for Filled<H> {
     /// An empty view, as [`Filled::new`].
     fn from(holder: H) -> Self {
         Filled::new(holder)

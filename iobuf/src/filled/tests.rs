@@ -59,8 +59,10 @@ fn read_consumes_from_the_front_and_rewinds_when_drained() {
     v.read_exact(&mut two).unwrap();
     assert_eq!(&two, b"ab");
     assert_eq!(&v[..], b"cdef");
-    // Consumed room is not free until the view drains or compacts.
-    assert_eq!((v.capacity(), v.remaining_capacity()), (6, 2));
+    // Consumed room is free again: a write compacts first.
+    assert_eq!((v.capacity(), v.remaining_capacity()), (8, 4));
+    assert_eq!(v.unfilled_mut().len(), 4);
+    assert_eq!(&v[..], b"cdef");
     let mut rest = Vec::new();
     v.read_to_end(&mut rest).unwrap();
     assert_eq!(rest, b"cdef");
@@ -76,7 +78,7 @@ fn compact_moves_the_filled_part_to_the_front() {
     v.read_line(&mut line).unwrap();
     assert_eq!(line, "line\n");
     assert_eq!(v.fill_buf().unwrap(), b"x");
-    assert_eq!(v.remaining_capacity(), 0);
+    assert_eq!(v.remaining_capacity(), 5);
     v.compact();
     assert_eq!(&v[..], b"x");
     assert_eq!((v.capacity(), v.remaining_capacity()), (6, 5));
@@ -90,7 +92,7 @@ fn truncate_commit_and_unfilled() {
     v.unfilled_mut()[..3].copy_from_slice(b"abc");
     v.commit(3);
     assert_eq!(&v[..], b"abc");
-    assert_eq!(v.unfilled(), &[0xAA; 3]);
+    assert_eq!(v.unfilled_mut(), &[0xAA; 3]);
     v.truncate(5);
     assert_eq!(v.len(), 3);
     v.truncate(1);
@@ -144,6 +146,20 @@ mod with_bytes {
         assert_eq!(v.chunk(), b"xyz");
         v.advance(3);
         assert_eq!((v.remaining(), v.remaining_mut()), (0, 8));
+    }
+
+    #[test]
+    fn buf_mut_reuses_room_consumed_from_the_front() {
+        // A parse-then-read-more loop: the front is consumed with the tail
+        // at the end; `BufMut` must still offer the freed room (tokio's
+        // `read_buf` reads nothing, as at EOF, when `remaining_mut` is 0).
+        let mut v = view(8);
+        v.put_slice(b"abcdefgh");
+        v.advance(6);
+        assert_eq!(v.remaining_mut(), 6);
+        assert_eq!(v.chunk_mut().len(), 6);
+        v.put_slice(b"123456");
+        assert_eq!(&v[..], b"gh123456");
     }
 
     #[test]

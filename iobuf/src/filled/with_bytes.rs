@@ -48,9 +48,11 @@ impl<H: AsRef<[u8]>> Buf for Filled<H> {
 }
 
 impl<H: AsRef<[u8]> + Send + 'static> Filled<H> {
-    /// Turns the filled part into [`Bytes`] without copying: the `Bytes`
-    /// owns the holder, so its clones and slices share the buffer, and the
-    /// buffer goes back to its pool when the last of them drops.
+    /// Turns the filled part into [`Bytes`] without copying the bytes: the
+    /// `Bytes` owns the holder, so its clones and slices share the buffer,
+    /// and the buffer goes back to its pool when the last of them drops.
+    /// (`Bytes::from_owner` boxes the holder: one small allocation per
+    /// `freeze`, none per clone or slice.)
     ///
     /// `H` must be `'static`: an [`OwnedPooled`](crate::OwnedPooled), a
     /// [`Pooled<'static, _>`](crate::Pooled) of a pool that lives for the
@@ -79,6 +81,7 @@ impl<H: AsRef<[u8]> + Send + 'static> Filled<H> {
     /// assert_eq!(pool.available(), 2);        // home
     /// # Ok::<(), iobuf::Error>(())
     /// ```
+    #[must_use = "the buffer goes back to its pool when the Bytes drops"]
     pub fn freeze(self) -> Bytes {
         Bytes::from_owner(Frozen(self))
     }

@@ -457,6 +457,7 @@ impl<T> BoundedPool<T> {
         Hold {
             take: self.engine().take_async(),
             hold: move |i| Pooled::new(self, i),
+            done: false,
         }
     }
 
@@ -479,6 +480,7 @@ impl<T> BoundedPool<T> {
         Hold {
             take: self.engine().take_async(),
             hold: move |i| self.token(i),
+            done: false,
         }
     }
 
@@ -646,6 +648,9 @@ impl<T> BoundedPool<T> {
 struct Hold<'a, F> {
     take: Take<'a>,
     hold: F,
+    /// Set when it returned `Ready`: polled again, it panics, as an `async`
+    /// block does, rather than take a second buffer.
+    done: bool,
 }
 
 impl<H, F: Fn(u32) -> H + Unpin> Future for Hold<'_, F> {
@@ -654,7 +659,13 @@ impl<H, F: Fn(u32) -> H + Unpin> Future for Hold<'_, F> {
     #[inline]
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<H> {
         let this = self.get_mut();
-        std::pin::Pin::new(&mut this.take).poll(cx).map(&this.hold)
+        assert!(
+            !this.done,
+            "a get_async future was polled after it completed"
+        );
+        let index = std::task::ready!(std::pin::Pin::new(&mut this.take).poll(cx));
+        this.done = true;
+        std::task::Poll::Ready((this.hold)(index))
     }
 }
 
