@@ -454,3 +454,19 @@ fn an_out_of_range_token_panics_in_release_builds_too() {
     let forged = unsafe { BufIndex::from_raw(raw | 0xffff) };
     let _ = pool.value(&forged);
 }
+
+#[test]
+fn from_index_turns_tokens_back_into_guards_of_their_own_pool_only() {
+    let a = Arc::new(iobuf::PicoBufferPool::new(2).unwrap());
+    let b = iobuf::PicoBufferPool::new(2).unwrap();
+    let owned = iobuf::OwnedPooled::from_index(a.clone(), a.try_get_index().unwrap());
+    let borrowed = iobuf::Pooled::from_index(&a, a.try_get_index().unwrap());
+    assert_eq!(a.available(), 0);
+    drop((owned, borrowed));
+    assert_eq!(a.available(), 2);
+    let foreign = b.try_get_index().unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = iobuf::Pooled::from_index(&a, foreign);
+    }));
+    assert!(r.is_err(), "a token of another pool must panic");
+}

@@ -386,7 +386,7 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
             .ok_or(RecvError::UnknownBuffer(id))?;
         self.in_ring -= 1;
         self.pool.note_provided(1, false);
-        Ok(self.pool.guard(token))
+        Ok(Pooled::from_index(self.pool, token))
     }
 
     /// Writes one entry's address, length and id.

@@ -112,6 +112,29 @@ impl<'a, T> Pooled<'a, T> {
         }
     }
 
+    /// Turns a token back into a guard that returns the buffer when
+    /// dropped: the inverse of [`into_index`](Self::into_index). Never
+    /// waits.
+    ///
+    /// ```
+    /// use iobuf::Pooled;
+    /// let pool = iobuf::PicoBufferPool::new(2)?;
+    /// let idx = pool.try_get_index()?;       // e.g. back from a kernel
+    /// let buf = Pooled::from_index(&pool, idx);
+    /// assert_eq!(pool.available(), 1);
+    /// drop(buf);
+    /// assert_eq!(pool.available(), 2);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn from_index(pool: &'a BoundedPool<T>, index: BufIndex) -> Self {
+        pool.check(&index);
+        Pooled::new(pool, index.index())
+    }
+
     /// The pool the buffer belongs to.
     pub fn pool(&self) -> &'a BoundedPool<T> {
         self.held.pool
@@ -145,6 +168,28 @@ impl<T> OwnedPooled<T> {
             held: Held { pool, index },
             _item: PhantomData,
         }
+    }
+
+    /// As [`Pooled::from_index`], for an `Arc`-shared pool: the inverse of
+    /// [`into_index`](Self::into_index).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iobuf::OwnedPooled;
+    /// let pool = Arc::new(iobuf::PicoBufferPool::new(2)?);
+    /// let idx = pool.try_get_index()?;
+    /// let buf = OwnedPooled::from_index(pool.clone(), idx);
+    /// std::thread::spawn(move || drop(buf)).join().unwrap();
+    /// assert_eq!(pool.available(), 2);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the token belongs to another pool.
+    pub fn from_index(pool: Arc<BoundedPool<T>>, index: BufIndex) -> Self {
+        pool.check(&index);
+        OwnedPooled::new(pool, index.index())
     }
 
     /// The pool the buffer belongs to.

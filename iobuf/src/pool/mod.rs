@@ -513,38 +513,6 @@ impl<T> BoundedPool<T> {
         self.release(index.index());
     }
 
-    /// Turns a token back into a guard that returns the buffer when
-    /// dropped: the inverse of [`Pooled::into_index`]. Never waits.
-    ///
-    /// ```
-    /// let pool = iobuf::PicoBufferPool::new(2)?;
-    /// let idx = pool.try_get_index()?;       // e.g. back from a kernel
-    /// let buf = pool.guard(idx);
-    /// assert_eq!(pool.available(), 1);
-    /// drop(buf);
-    /// assert_eq!(pool.available(), 2);
-    /// # Ok::<(), iobuf::Error>(())
-    /// ```
-    ///
-    /// # Panics
-    ///
-    /// If the token belongs to another pool.
-    pub fn guard(&self, index: BufIndex) -> Pooled<'_, T> {
-        self.check(&index);
-        Pooled::new(self, index.index())
-    }
-
-    /// As [`guard`](Self::guard), for an `Arc`-shared pool: the inverse of
-    /// [`OwnedPooled::into_index`].
-    ///
-    /// # Panics
-    ///
-    /// If the token belongs to another pool.
-    pub fn guard_owned(self: &Arc<Self>, index: BufIndex) -> OwnedPooled<T> {
-        self.check(&index);
-        OwnedPooled::new(Arc::clone(self), index.index())
-    }
-
     /// The buffer of a token.
     ///
     /// # Panics
