@@ -91,8 +91,9 @@ fn count_allocation() {
     ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Allocations so far.
-fn allocations() -> u64 {
+/// Allocations so far (public for `uring_echo`, which includes this file
+/// and so shares this allocator).
+pub fn allocations() -> u64 {
     // ORDERING: Relaxed: see `count_allocation`.
     ALLOCATIONS.load(Ordering::Relaxed)
 }
