@@ -308,8 +308,10 @@ pub fn probe() -> io::Result<Option<String>> {
         Err(e) if refused(&e) => return Ok(Some(format!("io_uring_setup: {e}"))),
         Err(e) => return Err(e),
     };
-    let pool = iobuf::PicoBufferPool::new(1)?;
-    match BufRing::new(&uring, &pool, GROUP, 1) {
+    // A ring needs a `'static` pool; this one-buffer probe pool is leaked,
+    // once per probe.
+    let pool = Box::leak(Box::new(iobuf::PicoBufferPool::new(1)?));
+    match BufRing::new(&uring, pool, GROUP, 1) {
         Ok(_) => Ok(None),
         Err(iobuf::Error::Os { source, .. }) if refused(&source) => {
             Ok(Some(format!("IORING_REGISTER_PBUF_RING: {source}")))
@@ -456,7 +458,7 @@ pub struct ServeOptions {
 
 /// The io_uring server's state: everything it needs, made before serving.
 struct Server {
-    bufs: BufRing<'static, uring_pool::Rx>,
+    bufs: BufRing<uring_pool::Rx>,
     listener: RawFd,
     conns: Vec<Conn>,
     /// Free slots.
@@ -1156,7 +1158,7 @@ impl Client {
     fn run(
         &mut self,
         uring: &mut IoUring,
-        bufs: &mut BufRing<'static, client_pool::Echo>,
+        bufs: &mut BufRing<client_pool::Echo>,
         config: &Config,
         begun: Instant,
     ) -> io::Result<()> {
@@ -1250,7 +1252,7 @@ impl Client {
         &mut self,
         c: usize,
         cqe: &cqueue::Entry,
-        bufs: &mut BufRing<'static, client_pool::Echo>,
+        bufs: &mut BufRing<client_pool::Echo>,
         now: Instant,
         sq: &mut SubmissionQueue<'_>,
         submitter: &Submitter<'_>,

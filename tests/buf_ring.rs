@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{IoUring, cqueue, opcode, types};
 use iobuf::uring::{BufRing, RecvError};
-use iobuf::{BoundedPool, Error, NanoBufferPool, PicoBuffer};
+use iobuf::{BoundedPool, Error, NanoBuffer, NanoBufferPool, PicoBuffer};
 
 /// A fresh io_uring, or `None` (after printing why) where the kernel or a
 /// sandbox refuses it.
@@ -29,12 +29,12 @@ fn uring_or_skip(entries: u32) -> Option<IoUring> {
 
 /// As [`BufRing::new`], skipping where the kernel refuses the registration
 /// for lack of permission or support.
-fn buf_ring_or_skip<'p, T: iobuf::BufferTier>(
+fn buf_ring_or_skip<T: iobuf::BufferTier>(
     uring: &IoUring,
-    pool: &'p BoundedPool<T>,
+    pool: &'static BoundedPool<T>,
     group: u16,
     entries: u16,
-) -> Option<BufRing<'p, T>> {
+) -> Option<BufRing<T>> {
     match BufRing::new(uring, pool, group, entries) {
         Ok(ring) => Some(ring),
         Err(Error::Os { source, .. })
@@ -45,6 +45,11 @@ fn buf_ring_or_skip<'p, T: iobuf::BufferTier>(
         }
         Err(e) => panic!("BufRing::new failed: {e}"),
     }
+}
+
+/// A pool for a ring: `'static`, as a ring requires.
+fn leaked<T: iobuf::BufferTier>(capacity: usize) -> &'static BoundedPool<T> {
+    Box::leak(Box::new(BoundedPool::new(capacity).unwrap()))
 }
 
 /// Byte `k` of connection `c`'s stream.
@@ -83,8 +88,8 @@ fn many_receive_cycles_with_a_small_ring_and_more_connections_than_entries() {
     let Some(mut uring) = uring_or_skip(64) else {
         return;
     };
-    let pool = NanoBufferPool::new(8).unwrap(); // 128-byte buffers
-    let Some(mut bufs) = buf_ring_or_skip(&uring, &pool, GROUP, ENTRIES) else {
+    let pool: &'static NanoBufferPool = leaked(8); // 128-byte buffers
+    let Some(mut bufs) = buf_ring_or_skip(&uring, pool, GROUP, ENTRIES) else {
         return;
     };
     assert_eq!(bufs.len(), 4);
@@ -189,8 +194,8 @@ fn dropping_the_ring_with_buffers_out_loses_nothing() {
     let Some(mut uring) = uring_or_skip(8) else {
         return;
     };
-    let pool = NanoBufferPool::new(16).unwrap();
-    let Some(mut bufs) = buf_ring_or_skip(&uring, &pool, GROUP, 8) else {
+    let pool: &'static NanoBufferPool = leaked(16);
+    let Some(mut bufs) = buf_ring_or_skip(&uring, pool, GROUP, 8) else {
         return;
     };
     assert_eq!((bufs.len(), pool.available()), (8, 8));
@@ -223,7 +228,7 @@ fn dropping_the_ring_with_buffers_out_loses_nothing() {
     drop(out); // the held ones go home too
     assert_eq!(pool.available(), 16);
     // The group is free again: a new ring can take it.
-    let again = BufRing::new(&uring, &pool, GROUP, 2).unwrap();
+    let again = BufRing::new(&uring, pool, GROUP, 2).unwrap();
     assert_eq!(again.len(), 2);
 }
 
@@ -232,8 +237,8 @@ fn a_completion_without_a_buffer_recycles_nothing_and_unknown_ids_are_refused() 
     let Some(uring) = uring_or_skip(4) else {
         return;
     };
-    let pool = NanoBufferPool::new(4).unwrap();
-    let Some(mut bufs) = buf_ring_or_skip(&uring, &pool, 1, 2) else {
+    let pool: &'static NanoBufferPool = leaked(4);
+    let Some(mut bufs) = buf_ring_or_skip(&uring, pool, 1, 2) else {
         return;
     };
     // Made-up completions (result, flags). Without IORING_CQE_F_BUFFER
@@ -264,22 +269,28 @@ fn bad_arguments_are_refused() {
     let Some(uring) = uring_or_skip(4) else {
         return;
     };
-    let pool = NanoBufferPool::new(4).unwrap();
+    let pool: &'static NanoBufferPool = leaked(4);
     for entries in [0, 3, 1 << 15 | 1] {
-        let err = BufRing::new(&uring, &pool, 0, entries).unwrap_err();
+        let err = BufRing::new(&uring, pool, 0, entries).unwrap_err();
         assert!(
             matches!(err, Error::InvalidArgument { .. }),
             "{entries}: {err}"
         );
     }
     // 65 537 buffers round up to 131 072: ids beyond u16.
-    let big = BoundedPool::<PicoBuffer>::new(65_537).unwrap();
-    let err = BufRing::new(&uring, &big, 0, 8).unwrap_err();
+    let big: &'static BoundedPool<PicoBuffer> = leaked(65_537);
+    let err = BufRing::new(&uring, big, 0, 8).unwrap_err();
     assert!(err.to_string().contains("beyond u16"), "{err}");
     assert_eq!(big.available(), big.capacity(), "nothing taken");
     // 65 536 is fine: ids 0..=65535.
-    let max = BoundedPool::<PicoBuffer>::new(65_536).unwrap();
-    if let Some(ring) = buf_ring_or_skip(&uring, &max, 0, 8) {
+    let max: &'static BoundedPool<PicoBuffer> = leaked(65_536);
+    if let Some(ring) = buf_ring_or_skip(&uring, max, 0, 8) {
         assert_eq!(ring.len(), 8);
     }
+}
+
+#[test]
+fn a_ring_can_move_to_another_thread() {
+    fn send<T: Send>() {}
+    send::<BufRing<NanoBuffer>>();
 }

@@ -69,7 +69,7 @@ impl Error {
         Error::Alloc { len, source }
     }
 
-    #[cfg_attr(not(feature = "io-uring"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
     pub(crate) fn os(op: &'static str, source: io::Error) -> Self {
         Error::Os { op, source }
     }

@@ -267,7 +267,7 @@ pub mod progress;
 mod ring;
 mod sync;
 mod tier;
-#[cfg(feature = "io-uring")]
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
 pub mod uring;
 mod wait;
 

@@ -40,9 +40,16 @@
 //!   cannot tell a made-up buffer id from a consumed one).
 //! - Dropping the ring unregisters it and returns the buffers still in it
 //!   to the pool; buffers the application holds go home when they drop.
-//!   If the kernel refuses to unregister (it never should), the ring's
-//!   memory and its buffers are leaked rather than reused while the kernel
-//!   may still write to them.
+//!   If the kernel refuses to unregister, the ring's memory and its
+//!   buffers are leaked rather than reused while the kernel may still
+//!   write to them. That happens when a ring of an
+//!   `IORING_SETUP_SINGLE_ISSUER` io_uring is dropped on a thread other
+//!   than the one that submits (the kernel accepts `io_uring_register`
+//!   only from that thread there): drop it where it was made.
+//! - The pool is `&'static` (a `buffer_pools!` singleton, or a pool leaked
+//!   with `Box::leak`): even a ring that is leaked (`mem::forget`) keeps
+//!   its registration, and the kernel may write to the buffers in it, so
+//!   they must never be freed.
 //! - [`PoolStats::provided`](crate::PoolStats::provided) counts the buffers
 //!   in rings; they count in `in_use` too.
 //!
@@ -51,11 +58,13 @@
 //! Submitting an entry is `unsafe` in the `io-uring` crate, because the
 //! kernel may write to what it names. For an operation that selects from
 //! this ring's buffer group, that obligation is: **the operation completes
-//! (its last completion is reaped, or the io_uring is closed) before the
-//! ring is dropped**. A `recv` forced to a kernel worker thread
-//! (`IOSQE_ASYNC`) takes its buffer when it starts and writes to it when
-//! data comes, so dropping the ring under it would hand a buffer back to
-//! the pool while the kernel can still write to it.
+//! (its last completion is reaped) before the ring is dropped**; cancel it
+//! (`AsyncCancel`) and reap it first. Closing the io_uring does not do:
+//! the ring keeps its own descriptor of it, and teardown is asynchronous.
+//! A `recv` forced to a kernel worker thread (`IOSQE_ASYNC`) takes its
+//! buffer when it starts and writes to it when data comes, so dropping the
+//! ring under it would hand a buffer back to the pool while the kernel can
+//! still write to it.
 //!
 //! # Limits
 //!
@@ -66,6 +75,10 @@
 //! - A buffer's size must fit the entry's `u32` length (all tiers do).
 //! - Incremental consumption (`IOU_PBUF_RING_INC`, 6.12) is not used: each
 //!   completion consumes its whole buffer.
+//! - Bundles (`IORING_RECVSEND_BUNDLE`, 6.10), where one completion
+//!   consumes several buffers, are not supported: do not set the flag on
+//!   operations that select from this ring ([`completion`](BufRing::completion)
+//!   refuses a count larger than one buffer).
 //!
 //! # Example
 //!
@@ -74,12 +87,13 @@
 //! use iobuf::uring::{BufRing, RecvError};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let fd = 0;
-//! let pool = iobuf::SmallBufferPool::new(256)?;
+//! let pool = Box::leak(Box::new(iobuf::SmallBufferPool::new(256)?)); // 'static
 //! let mut uring = IoUring::new(64)?;
-//! let mut bufs = BufRing::new(&uring, &pool, 7, 128)?;  // group 7, 128 entries
+//! let mut bufs = BufRing::new(&uring, pool, 7, 128)?;   // group 7, 128 entries
 //!
-//! let recv = opcode::RecvMulti::new(types::Fd(fd), bufs.group()).build();
-//! // SAFETY: `bufs` outlives the operation (the one rule above).
+//! let recv = opcode::RecvMulti::new(types::Fd(fd), bufs.group()).build().user_data(1);
+//! // SAFETY: the recv completes before `bufs` drops: it is cancelled and
+//! // its last completion reaped below (the one rule above).
 //! unsafe { uring.submission().push(&recv)? };
 //! uring.submit_and_wait(1)?;
 //! let cqes: Vec<_> = uring.completion().collect();
@@ -93,6 +107,24 @@
 //!         Err(e) => return Err(e.into()),
 //!     }
 //! }
+//! // Done: cancel the recv and wait for its last completion (one without
+//! // IORING_CQE_F_MORE) before `bufs` drops.
+//! let cancel = opcode::AsyncCancel::new(1).build().user_data(2);
+//! // SAFETY: a cancel names no memory.
+//! unsafe { uring.submission().push(&cancel)? };
+//! 'drain: loop {
+//!     uring.submit_and_wait(1)?;
+//!     for cqe in uring.completion() {
+//!         if cqe.user_data() == 1 {
+//!             // SAFETY: as above.
+//!             drop(unsafe { bufs.completion(cqe.result(), cqe.flags()) });
+//!             if !io_uring::cqueue::more(cqe.flags()) {
+//!                 break 'drain;
+//!             }
+//!         }
+//!     }
+//! }
+//! drop(bufs);
 //! # Ok(()) }
 //! ```
 
@@ -101,6 +133,8 @@ use std::io;
 use std::mem::offset_of;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr::NonNull;
+// Not `crate::sync`: the tail is shared with the kernel, not with loom's
+// model threads, so it must be a real atomic in every build.
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use io_uring::{IoUring, cqueue, squeue};
@@ -142,11 +176,11 @@ pub const MAX_ENTRIES: u16 = 1 << 15;
 
 /// A provided-buffer ring of one io_uring, fed by a pool. See the
 /// [module docs](self).
-pub struct BufRing<'p, T> {
-    pool: &'p BoundedPool<T>,
-    /// A duplicate of the io_uring's descriptor: it keeps the io_uring alive
-    /// until `Drop` has unregistered the ring, whenever the application
-    /// closes its own.
+pub struct BufRing<T: 'static> {
+    pool: &'static BoundedPool<T>,
+    /// A duplicate of the io_uring's descriptor, so that `Drop` can
+    /// unregister the ring whenever the application closes its own (the
+    /// `IoUring` cannot be borrowed: submitting needs it mutably).
     uring: OwnedFd,
     /// The entries, shared with the kernel; `entries * 16` bytes,
     /// page-aligned. Reached only through `base`.
@@ -168,9 +202,9 @@ pub struct BufRing<'p, T> {
 // `mem`, which moves with the ring), and its pool reference is `Sync` when
 // `T: Send` (`BoundedPool: Sync`), so moving the ring to another thread is
 // as safe as moving a `Pooled`.
-unsafe impl<T: Send> Send for BufRing<'_, T> {}
+unsafe impl<T: Send> Send for BufRing<T> {}
 
-impl<'p, T: BufferTier> BufRing<'p, T> {
+impl<T: BufferTier> BufRing<T> {
     /// Creates a ring of `entries` entries for buffer group `group` of
     /// `uring`, fills it with buffers taken from `pool` (as many as are free
     /// now, up to `entries`), and registers it.
@@ -184,12 +218,14 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
     ///   `1..=32768`, the pool holds more than 65 536 buffers (ids are
     ///   `u16`), or the buffer is larger than 4 GiB;
     /// - [`Error::Alloc`]: the ring could not be allocated;
-    /// - [`Error::Os`]: the kernel refused the registration (`EINVAL` on
-    ///   kernels before 5.19, `EEXIST` for a group already registered);
-    ///   nothing was taken from the pool then.
+    /// - [`Error::Os`]: the descriptor could not be duplicated (`EMFILE`),
+    ///   or the kernel refused the registration (`EINVAL` before 5.19,
+    ///   `EEXIST` for a group already registered or, on a
+    ///   `SINGLE_ISSUER` io_uring, a call from another thread); nothing
+    ///   was taken from the pool then.
     pub fn new<S, C>(
         uring: &IoUring<S, C>,
-        pool: &'p BoundedPool<T>,
+        pool: &'static BoundedPool<T>,
         group: u16,
         entries: u16,
     ) -> Result<Self, Error>
@@ -222,9 +258,10 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
             .try_clone_to_owned()
             .map_err(|e| Error::os("dup of the io_uring descriptor", e))?;
         // SAFETY: `mem` is `entries` zeroed, page-aligned entries that stay
-        // allocated until the ring is unregistered: `Drop` unregisters first
-        // and leaks `mem` if that fails, and the duplicated descriptor keeps
-        // the io_uring (and so the registration) from going away sooner.
+        // allocated for as long as they are registered: only `Drop` frees
+        // them, after unregistering (through the duplicated descriptor,
+        // whatever became of the application's); if that fails, or the ring
+        // is leaked, they are never freed.
         let registered = unsafe {
             uring
                 .submitter()
@@ -269,7 +306,7 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
     }
 
     /// The pool the ring draws from.
-    pub fn pool(&self) -> &'p BoundedPool<T> {
+    pub fn pool(&self) -> &'static BoundedPool<T> {
         self.pool
     }
 
@@ -293,7 +330,10 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
             // `tail + added` is ours to write. Only `addr`, `len` and `bid`
             // are written: entry 0's `resv` is the tail, which is atomic.
             unsafe { self.write_entry(at, addr, T::SIZE as u32, id as u16) };
-            debug_assert!(self.slots[id as usize].is_none());
+            debug_assert!(
+                self.slots[id as usize].is_none(),
+                "buffer {id} is in the ring already"
+            );
             self.slots[id as usize] = Some(token);
             self.in_ring += 1;
             added += 1;
@@ -318,16 +358,18 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
     /// - `Ok(Some(buf))`: the buffer the completion names, held alone,
     ///   with its length set to `result`; dropping it returns it to the
     ///   pool;
-    /// - `Ok(None)`: no buffer and no error (`result >= 0` without
-    ///   `IORING_CQE_F_BUFFER`, as at the end of a stream);
+    /// - `Ok(None)`: no data and no error: the end of a stream (`result`
+    ///   0; a buffer it carries goes back to the pool), or a completion
+    ///   without `IORING_CQE_F_BUFFER`;
     /// - `Err(RecvError::NoBuffers)`: `ENOBUFS`, the ring was empty; the
     ///   operation ended (multishot ones too). [`replenish`](Self::replenish)
     ///   and submit it again;
     /// - `Err(RecvError::Os(e))`: the operation failed; if the completion
     ///   carried a buffer, it went back to the pool;
     /// - `Err(RecvError::UnknownBuffer(id))`: the completion names a buffer
-    ///   this ring does not hold (a completion passed twice, or one of
-    ///   another group); nothing was recycled.
+    ///   this ring does not hold (made up, or of another group); nothing
+    ///   was recycled. A replayed completion may be caught this way, but
+    ///   only may: see the safety contract.
     ///
     /// Only a completion with `IORING_CQE_F_BUFFER` set gives a buffer out,
     /// whatever its result.
@@ -349,7 +391,7 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
         &mut self,
         result: i32,
         flags: u32,
-    ) -> Result<Option<Filled<Pooled<'p, T>>>, RecvError> {
+    ) -> Result<Option<Filled<Pooled<'static, T>>>, RecvError> {
         let held = match cqueue::buffer_select(flags) {
             Some(id) => Some(self.take(id)?),
             None => None,
@@ -372,13 +414,15 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
                     T::SIZE
                 ),
             ))),
+            // A count of 0 is the end of the stream; its buffer goes home.
+            Some(_) if result == 0 => Ok(None),
             Some(buf) => Ok(Some(Filled::with_len(buf, result as usize))),
             None => Ok(None),
         }
     }
 
     /// The buffer with id `id`, out of the ring and into a guard.
-    fn take(&mut self, id: u16) -> Result<Pooled<'p, T>, RecvError> {
+    fn take(&mut self, id: u16) -> Result<Pooled<'static, T>, RecvError> {
         let token = self
             .slots
             .get_mut(usize::from(id))
@@ -429,7 +473,7 @@ impl<'p, T: BufferTier> BufRing<'p, T> {
     }
 }
 
-impl<T> Drop for BufRing<'_, T> {
+impl<T> Drop for BufRing<T> {
     fn drop(&mut self) {
         let reg = BufReg {
             bgid: self.group,
@@ -467,7 +511,7 @@ impl<T> Drop for BufRing<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for BufRing<'_, T> {
+impl<T> fmt::Debug for BufRing<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufRing")
             .field("group", &self.group)
@@ -492,8 +536,9 @@ pub enum RecvError {
     /// one, went back to the pool).
     Os(io::Error),
     /// The completion names buffer id `.0`, which the ring does not hold:
-    /// a completion passed twice, or one of another buffer group. Nothing
-    /// was recycled.
+    /// made up, or of another buffer group. Nothing was recycled. (A
+    /// replayed completion is undefined behaviour, not this error: see
+    /// [`BufRing::completion`].)
     UnknownBuffer(u16),
 }
 

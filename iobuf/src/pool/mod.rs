@@ -574,7 +574,7 @@ impl<T> BoundedPool<T> {
 
     /// Counts buffers lent to (`added`) or taken back from io_uring
     /// provided-buffer rings, for [`PoolStats::provided`].
-    #[cfg_attr(not(feature = "io-uring"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "io-uring", target_os = "linux")), allow(dead_code))]
     pub(crate) fn note_provided(&self, n: usize, added: bool) {
         self.engine().note_provided(n, added);
     }
