@@ -490,7 +490,7 @@ fn buffer_pools_get_async_picks_the_smallest_fit_or_none() {
     });
 }
 
-/// CPU time used so far by `who` (`RUSAGE_THREAD` or `RUSAGE_SELF`).
+/// CPU time used so far by `who` (`RUSAGE_THREAD`).
 fn cpu_time(who: libc::c_int) -> Duration {
     // SAFETY: rusage is plain integers; all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -506,9 +506,36 @@ fn thread_cpu() -> Duration {
     cpu_time(libc::RUSAGE_THREAD)
 }
 
-/// CPU time of the whole process.
-fn process_cpu() -> Duration {
-    cpu_time(libc::RUSAGE_SELF)
+/// The CPU clock of the calling thread, readable from any thread while it
+/// lives.
+fn thread_cpu_clock() -> libc::clockid_t {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `pthread_self` has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    // SAFETY: `me` is the calling thread, alive during the call; `clock`
+    // is a valid place for the result.
+    let rc = unsafe { libc::pthread_getcpuclockid(me, &mut clock) };
+    assert_eq!(rc, 0, "pthread_getcpuclockid failed");
+    clock
+}
+
+/// The CPU time of the threads behind `clocks` (each still alive).
+fn cpu_of(clocks: &[libc::clockid_t]) -> Duration {
+    clocks
+        .iter()
+        .map(|&clock| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `clock` is the CPU clock of a live thread (the
+            // runtime's workers outlive the measurement); `ts` is a valid
+            // place for the result.
+            let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+            assert_eq!(rc, 0, "clock_gettime failed");
+            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        })
+        .sum()
 }
 
 #[test]
@@ -533,8 +560,15 @@ fn a_thread_blocked_for_a_second_sleeps() {
 fn pending_futures_burn_no_cpu() {
     let pool = Arc::new(BoundedPool::<PicoBuffer>::new(1).unwrap());
     let held = pool.get();
+    // The runtime's own threads are measured, not the process: other tests
+    // of this file run beside this one.
+    let clocks = Arc::new(Mutex::new(Vec::new()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start({
+            let clocks = clocks.clone();
+            move || clocks.lock().unwrap().push(thread_cpu_clock())
+        })
         .build()
         .unwrap();
     // Each task drops its own buffer: the queue serves them in the order
@@ -548,9 +582,12 @@ fn pending_futures_burn_no_cpu() {
     while pool.stats().waiting < 4 {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let before = process_cpu();
+    let clocks = clocks.lock().unwrap().clone();
+    assert_eq!(clocks.len(), 2, "one clock per worker");
+    let before = cpu_of(&clocks);
+    assert!(before > Duration::ZERO, "the workers polled the futures");
     std::thread::sleep(Duration::from_millis(500));
-    let cpu = process_cpu() - before;
+    let cpu = cpu_of(&clocks) - before;
     println!("four pending futures for 500 ms: {cpu:?} of CPU");
     assert!(
         cpu < Duration::from_millis(25),
