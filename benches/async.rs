@@ -37,13 +37,14 @@ use std::future::Future;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::pin::pin;
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
 use iobuf::{BoundedPool, Pooled, SmallBuffer};
+use iobuf_benches::{LockedFreeList, on_threads};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
@@ -525,52 +526,25 @@ impl Blocking for SpinYield {
     }
 }
 
-/// `Mutex<Vec<u32>>` of free indices; an empty pop waits on a `Condvar`,
-/// each put notifies one waiter.
-struct Locked(Mutex<Vec<u32>>, Condvar);
+/// The lock-based peer (`iobuf_benches::LockedFreeList`).
+struct Locked(LockedFreeList);
 
 impl Locked {
     const NAME: &'static str = "Mutex<Vec<u32>> + Condvar";
 
     fn new(capacity: usize) -> Self {
-        Locked(Mutex::new((0..capacity as u32).collect()), Condvar::new())
+        Locked(LockedFreeList::new(capacity))
     }
 }
 
 impl Blocking for Locked {
     type Held<'a> = u32;
     fn take(&self) -> u32 {
-        let mut free = self.0.lock().unwrap();
-        loop {
-            if let Some(i) = free.pop() {
-                return i;
-            }
-            free = self.1.wait(free).unwrap();
-        }
+        self.0.take()
     }
     fn give(&self, index: u32) {
-        self.0.lock().unwrap().push(index);
-        self.1.notify_one();
+        self.0.give(index);
     }
-}
-
-/// Runs `per_thread(share)` on `threads` threads, started together;
-/// returns the wall time until the slowest is done.
-fn on_threads(threads: usize, share: u64, per_thread: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                barrier.wait();
-                per_thread(share);
-                barrier.wait();
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        barrier.wait();
-        start.elapsed()
-    })
 }
 
 /// A thread-workload shape: how many threads, and how many buffers each

@@ -25,12 +25,13 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_queue::ArrayQueue;
 use iobuf::{BoundedPool, SmallBuffer};
+use iobuf_benches::{LockedFreeList, on_threads};
 use lfqueue::AllocBoundedQueue;
 
 const CAPACITY: usize = 1024;
@@ -155,24 +156,18 @@ impl FreeList for Scq {
     }
 }
 
-struct Locked(Mutex<Vec<u32>>, Condvar);
+/// The lock-based peer (`iobuf_benches::LockedFreeList`).
+struct Locked(LockedFreeList);
 impl FreeList for Locked {
     const NAME: &'static str = "Mutex<Vec<u32>>";
     fn new(capacity: usize) -> Self {
-        Locked(Mutex::new((0..capacity as u32).collect()), Condvar::new())
+        Locked(LockedFreeList::new(capacity))
     }
     fn take(&self) -> u32 {
-        let mut free = self.0.lock().unwrap();
-        loop {
-            if let Some(i) = free.pop() {
-                return i;
-            }
-            free = self.1.wait(free).unwrap();
-        }
+        self.0.take()
     }
     fn give(&self, index: u32) {
-        self.0.lock().unwrap().push(index);
-        self.1.notify_one();
+        self.0.give(index);
     }
 }
 
@@ -239,25 +234,6 @@ fn pair_iobuf(pool: &BoundedPool<SmallBuffer>) {
 fn pair<F: FreeList>(list: &F) {
     let i = black_box(list.take());
     list.give(i);
-}
-
-/// Runs `per_thread` on `threads` threads, `iters` times each, started
-/// together; returns the wall time of the slowest.
-fn on_threads(threads: usize, iters: u64, per_thread: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                barrier.wait();
-                per_thread(iters);
-                barrier.wait();
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        barrier.wait();
-        start.elapsed()
-    })
 }
 
 /// One thread, get+put of one buffer: the uncontended hot path.
