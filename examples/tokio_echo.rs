@@ -500,8 +500,13 @@ pub fn run(config: &Config) -> io::Result<Report> {
 /// Allocations per request as a plain decimal: 3 decimals, or every digit
 /// when a nonzero count would round to 0.
 pub fn per_request(path: &PathReport) -> String {
-    let x = path.allocations_per_request();
-    if path.allocations == 0 {
+    allocations_per_request_text(path.allocations, path.allocations_per_request())
+}
+
+/// `per_request` over plain numbers (`uring_echo` reports its servers with
+/// it too): "0" for no allocation at all, else the ratio `x` as above.
+pub fn allocations_per_request_text(allocations: u64, x: f64) -> String {
+    if allocations == 0 {
         "0".into()
     } else if x < 0.0005 {
         format!("{x}")

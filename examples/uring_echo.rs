@@ -1541,14 +1541,7 @@ pub fn run(config: &Config) -> io::Result<Outcome> {
 /// Allocations per request as a plain decimal: 3 decimals, or every digit
 /// when a nonzero count would round to 0.
 pub fn per_request(report: &ServerReport) -> String {
-    let x = report.allocations_per_request();
-    if report.allocations == 0 {
-        "0".into()
-    } else if x < 0.0005 {
-        format!("{x}")
-    } else {
-        format!("{x:.3}")
-    }
+    tokio_echo::allocations_per_request_text(report.allocations, report.allocations_per_request())
 }
 
 /// The machine-readable line of one connection count.
