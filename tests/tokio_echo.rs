@@ -15,37 +15,21 @@ mod tokio_echo;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
+#[path = "common/summary.rs"]
+mod summary;
+
 /// The summary line's `key=value` pairs, which must be the four expected
 /// keys in order, each a plain decimal.
 fn parse_summary(line: &str) -> Vec<(String, f64)> {
-    let rest = line
-        .strip_prefix("summary: ")
-        .unwrap_or_else(|| panic!("no `summary: ` prefix: {line:?}"));
-    let pairs: Vec<(String, f64)> = rest
-        .split(' ')
-        .map(|pair| {
-            let (key, value) = pair
-                .split_once('=')
-                .unwrap_or_else(|| panic!("not key=value: {pair:?} in {line:?}"));
-            assert!(
-                !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.'),
-                "not a plain decimal: {pair:?} in {line:?}"
-            );
-            (key.to_owned(), value.parse().unwrap())
-        })
-        .collect();
-    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        keys,
-        [
+    summary::parse_summary(
+        line,
+        &[
             "iobuf",
             "iobuf_allocs_per_req",
             "bytesmut",
-            "bytesmut_allocs_per_req"
+            "bytesmut_allocs_per_req",
         ],
-        "{line:?}"
-    );
-    pairs
+    )
 }
 
 #[test]
