@@ -14,7 +14,6 @@
 //! The suite test `tests/echo_server.rs` runs it small and checks the same
 //! figures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Barrier;
@@ -34,33 +33,9 @@ mod pools {
 }
 
 /// Counts every allocation of the process, to show the hot path makes none.
-struct CountingAlloc;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: defers every call to the system allocator unchanged; it only
-// counts allocations on the side.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -242,11 +217,11 @@ pub fn run(config: &Config) -> std::io::Result<Report> {
             })
             .collect();
         phase.wait();
-        let start_allocs = ALLOCATIONS.load(Ordering::Relaxed);
+        let start_allocs = allocations();
         let started = Instant::now();
         phase.wait();
         let elapsed = started.elapsed();
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - start_allocs;
+        let allocations = allocations() - start_allocs;
         for c in clients {
             c.join().expect("client thread panicked")?;
         }
