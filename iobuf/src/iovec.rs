@@ -186,13 +186,7 @@ impl<'a> IoVec<'a> {
     /// assert_eq!(v.as_slice(), b"cdef");
     /// ```
     pub fn advance(&mut self, n: usize) {
-        let len = self.raw.iov_len;
-        assert!(n <= len, "advancing an IoVec of {len} bytes by {n}");
-        if n == 0 {
-            return;
-        }
-        // Re-derive from the slice so the pointer keeps its provenance.
-        *self = IoVec::from_raw_parts(self.as_slice()[n..].as_ptr(), len - n);
+        advance_raw(&mut self.raw, n, "IoVec");
     }
 
     /// Moves `bufs` forward by `n` bytes, as after a partial `writev` or
@@ -293,6 +287,18 @@ impl<'a> IoVec<'a> {
             _bytes: PhantomData,
         }
     }
+}
+
+/// Moves an iovec's start forward by `n` bytes, for `advance` of both
+/// kinds (`what` names it in the panic).
+fn advance_raw(raw: &mut libc::iovec, n: usize, what: &str) {
+    let len = raw.iov_len;
+    assert!(n <= len, "advancing an {what} of {len} bytes by {n}");
+    // In bounds (`n <= len`), and `wrapping_add` keeps the pointer's
+    // provenance, so V1 (and V3 for an `IoVecMut`) hold for the shorter
+    // tail.
+    raw.iov_base = raw.iov_base.cast::<u8>().wrapping_add(n).cast();
+    raw.iov_len = len - n;
 }
 
 /// How many of iovecs of these lengths a transfer of `n` bytes uses up
@@ -470,12 +476,7 @@ impl<'a> IoVecMut<'a> {
     /// assert_eq!(v.as_slice(), b"cdef");
     /// ```
     pub fn advance(&mut self, n: usize) {
-        let len = self.raw.iov_len;
-        assert!(n <= len, "advancing an IoVecMut of {len} bytes by {n}");
-        // In bounds (`n <= len`), and `wrapping_add` keeps the pointer's
-        // provenance, so V1 and V3 hold for the shorter tail.
-        self.raw.iov_base = self.raw.iov_base.cast::<u8>().wrapping_add(n).cast();
-        self.raw.iov_len = len - n;
+        advance_raw(&mut self.raw, n, "IoVecMut");
     }
 
     /// Moves `bufs` forward by `n` bytes, as after a partial `readv` or
