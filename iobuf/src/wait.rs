@@ -173,8 +173,12 @@ impl WaitQueue {
         // Under the queue lock, so that a waiter that no longer finds itself
         // queued finds its index handed (W1); the waiter's lock publishes
         // the returner's writes to the buffer to it.
-        waiter.hand(index);
+        let wakeup = waiter.hand(index);
+        // Woken only once both locks are released: a woken thread that
+        // preempts us (same CPU) would otherwise block on the lock we hold,
+        // and its wake-up would cost a second context switch.
         drop(queue);
+        wakeup.wake();
         Offer::Handed
     }
 
@@ -237,17 +241,14 @@ impl Waiter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands `index` over and wakes the waiter (outside its lock: a waker
-    /// may run the task inline).
-    fn hand(&self, index: u32) {
+    /// Hands `index` over; the caller wakes the waiter with the returned
+    /// [`Wakeup`] once it holds no lock.
+    #[must_use = "the handed waiter must be woken"]
+    fn hand(&self, index: u32) -> Wakeup {
         let mut state = self.lock();
         debug_assert!(state.handed.is_none(), "a waiter was handed two indices");
         state.handed = Some(index);
-        let waker = state.wake.take_waker();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        state.wake.wakeup()
     }
 
     /// The index handed to this waiter, once: `None` before the hand-off.
@@ -273,23 +274,40 @@ impl Waiter {
     /// Wakes the waiter without handing it anything (a thread woken to
     /// race for the ring).
     pub(crate) fn wake(&self) {
-        let waker = self.lock().wake.take_waker();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        let wakeup = self.lock().wake.wakeup();
+        wakeup.wake();
     }
 }
 
 impl Wake {
-    /// Unparks a thread now; a task's waker is taken to be woken by the
-    /// caller, outside the waiter's lock.
-    fn take_waker(&mut self) -> Option<Waker> {
+    /// What wakes this waiter, taken under its lock to be used after the
+    /// lock is released. A task's waker is taken (one wake per
+    /// registration; a re-poll registers again); a thread stays
+    /// registered, since it re-checks and parks again until served.
+    fn wakeup(&mut self) -> Wakeup {
         match self {
-            Wake::Thread(thread) => {
-                thread.unpark();
-                None
-            }
-            Wake::Task(waker) => waker.take(),
+            Wake::Thread(thread) => Wakeup(Some(WakeupKind::Thread(thread.clone()))),
+            Wake::Task(waker) => Wakeup(waker.take().map(WakeupKind::Task)),
+        }
+    }
+}
+
+/// A wake-up taken under a waiter's lock and delivered after it: an
+/// unparked thread or a woken task runs at once, maybe on this CPU, and
+/// must not find a lock we still hold.
+struct Wakeup(Option<WakeupKind>);
+
+enum WakeupKind {
+    Thread(thread::Thread),
+    Task(Waker),
+}
+
+impl Wakeup {
+    fn wake(self) {
+        match self.0 {
+            Some(WakeupKind::Thread(thread)) => thread.unpark(),
+            Some(WakeupKind::Task(waker)) => waker.wake(),
+            None => {}
         }
     }
 }
