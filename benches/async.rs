@@ -15,9 +15,10 @@
 //!   get, send = put). A `yield_now`-only loop is the runtime's share, for
 //!   reference. `async/exhausted` also prints each contender's
 //!   distribution of wait times (from a separate, untimed run);
-//! - `threads/exhausted/...`: blocking gets on an exhausted pool, against an
-//!   `ArrayQueue<u32>` that spins and yields and a `Mutex<Vec<u32>>` with a
-//!   `Condvar`.
+//! - `threads/exhausted/...`: blocking gets on an exhausted pool (ring
+//!   only, default config, and a thread cache sized to each thread's
+//!   working set), against an `ArrayQueue<u32>` that spins and yields and
+//!   a `Mutex<Vec<u32>>` with a `Condvar`.
 //!
 //! Every group's time is wall time per get+put pair, over all tasks or
 //! threads together (the pool's throughput), and the task and thread groups
@@ -598,6 +599,10 @@ fn bench_threads<B: Blocking>(g: &mut Group<'_>, group: &str, name: &str, pool: 
 ///   thread's batch to come back; iobuf's default config also has to get
 ///   back what thread caches (4 buffers each here) keep.
 ///
+/// iobuf runs ring only, with its default config (ring only below 64
+/// buffers; a 4-buffer cache per thread at 64), and with a thread cache
+/// that holds each thread's working set (`batch`).
+///
 /// Time is per get+put pair over all threads; the printed CPU per pair
 /// shows what the waiting costs (a spinner's wall time is cheap, its CPU
 /// is not; a sleeper's is the other way round).
@@ -628,6 +633,22 @@ fn threads_exhausted(c: &mut Criterion) {
             shape,
         );
         bench_threads(&mut g, &group, IOBUF, iobuf_pool(shape.capacity), shape);
+        // The same pool with a thread cache that holds each thread's
+        // working set (`batch` buffers): the configuration the
+        // `PoolConfig::thread_cache` docs recommend for threads that both
+        // get and return, measured beside the defaults.
+        let fitted = BoundedPool::with_config(
+            shape.capacity,
+            iobuf::PoolConfig::new().thread_cache(shape.batch),
+        )
+        .unwrap();
+        bench_threads(
+            &mut g,
+            &group,
+            &format!("{IOBUF} (thread_cache={})", shape.batch),
+            fitted,
+            shape,
+        );
         bench_threads(
             &mut g,
             &group,
