@@ -508,7 +508,12 @@ impl Ring {
     /// Whether the ring looked empty at some moment during the call, judged
     /// from `head` and `tail` with loads only: a cheap pre-check for polling
     /// loops, which may then skip a dequeue (whose fetch-and-add writes
-    /// shared lines). Not a substitute for `dequeue`'s own answer.
+    /// shared lines). A `true` is as good as a failed dequeue for an
+    /// enqueue whose tail increment came before our load of `tail` (in the
+    /// SeqCst order): `head` had passed its position, so a dequeuer owns
+    /// that position and takes the index, or spoils the slot and makes the
+    /// enqueuer try again with a later increment. A `false` proves nothing:
+    /// dequeue to find out.
     pub(crate) fn looks_empty(&self) -> bool {
         loom_seq_cst_fence();
         // ORDERING: SeqCst, as every ring access.

@@ -201,7 +201,19 @@ impl Engine {
             return Some(i);
         }
         let caching = self.cache_capacity != 0;
-        let got = self.ring.dequeue().or_else(|| {
+        // `poll_ring`: a waiter has just failed a strike, so the ring is
+        // most likely still empty, and its loads say so without the failed
+        // dequeue's four read-modify-writes on shared lines. The loads are
+        // SeqCst, so the Dekker argument holds: a return whose tail
+        // increment they miss comes after our registration and sees us.
+        let ring = if cfg!(iobuf_mutant = "wait_skips_retry") {
+            // The mutant: a waiter parks without looking again (a return
+            // that missed its registration strands its index in the ring).
+            None
+        } else {
+            self.poll_ring()
+        };
+        let got = ring.or_else(|| {
             caching
                 .then(|| self.caches.steal(self, None, true))
                 .flatten()
@@ -366,8 +378,16 @@ impl Take<'_> {
         let engine = self.engine;
         let Some(waiter) = &self.waiter else {
             // First poll, past the cache: a strike, no spinning (the
-            // executor's thread is not ours to hold).
-            if let Some(i) = engine.strike() {
+            // executor's thread is not ours to hold). While others wait, the
+            // returns go to them and the ring is almost surely empty: look
+            // before dequeuing (`poll_ring`), sparing a failed dequeue's
+            // read-modify-writes on the ring's shared lines.
+            let strike = if engine.cache_capacity == 0 && engine.waiters.has_waiters() {
+                engine.poll_ring()
+            } else {
+                engine.strike()
+            };
+            if let Some(i) = strike {
                 return Poll::Ready(i);
             }
             let waiter = engine.enqueue(Wake::Task(Some(cx.waker().clone())));

@@ -3,8 +3,10 @@
 //! waker, a parked task woken through its waker; every index back at the
 //! end and nobody left queued.
 //!
-//! The compiled-in mutant `wait_cancel_drops_handoff` (a cancelled waiter
-//! that was already handed an index forgets it) must be caught.
+//! The compiled-in mutants `wait_cancel_drops_handoff` (a cancelled waiter
+//! that was already handed an index forgets it) and `wait_skips_retry` (a
+//! waiter parks without looking at the ring after it registered) must be
+//! caught.
 
 use std::future::Future;
 use std::pin::pin;
