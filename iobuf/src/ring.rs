@@ -509,11 +509,13 @@ impl Ring {
     /// from `head` and `tail` with loads only: a cheap pre-check for polling
     /// loops, which may then skip a dequeue (whose fetch-and-add writes
     /// shared lines). A `true` is as good as a failed dequeue for an
-    /// enqueue whose tail increment came before our load of `tail` (in the
-    /// SeqCst order): `head` had passed its position, so a dequeuer owns
-    /// that position and takes the index, or spoils the slot and makes the
-    /// enqueuer try again with a later increment. A `false` proves nothing:
-    /// dequeue to find out.
+    /// enqueue whose successful (last) tail increment came before our load
+    /// of `tail` (in the SeqCst order): `head` had passed its position, so
+    /// the dequeuer that claimed that position takes the index. (An
+    /// increment whose slot a dequeuer spoiled is followed by another; one
+    /// after our load is for the caller's protocol to cover, as the wait
+    /// queue's returner does by checking for waiters after it.) A `false`
+    /// proves nothing: dequeue to find out.
     pub(crate) fn looks_empty(&self) -> bool {
         loom_seq_cst_fence();
         // ORDERING: SeqCst, as every ring access.

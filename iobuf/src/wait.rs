@@ -43,8 +43,17 @@
 //! index and someone waits, the next waiter is offered it. If nobody waits,
 //! the return enqueues to the ring and checks `len` again, serving a waiter
 //! that registered meanwhile (Dekker's pattern: `len` and the ring are both
-//! accessed `SeqCst`, so either the waiter's retry sees the index or the
-//! return sees the waiter).
+//! accessed `SeqCst`, so either the waiter's retry finds the index, or
+//! finds it already taken by another getter, or the return sees the
+//! waiter).
+//!
+//! Every wake-up (an unpark, a `Waker::wake`) is delivered after the
+//! queue's and the waiter's locks are released. A waker may poll its task
+//! inline, and that task may take the queue lock again (a `get_async` on
+//! the same pool); and a woken thread often runs at once on the waker's
+//! CPU, where it would block on the lock the waker still holds: a second
+//! context switch, which put a sleeping get's wake-up latency at about
+//! twice a `Condvar`'s (`pool/wakeup_latency`, threads pinned to one CPU).
 //!
 //! # Invariants
 //!
@@ -174,9 +183,9 @@ impl WaitQueue {
         // queued finds its index handed (W1); the waiter's lock publishes
         // the returner's writes to the buffer to it.
         let wakeup = waiter.hand(index);
-        // Woken only once both locks are released: a woken thread that
-        // preempts us (same CPU) would otherwise block on the lock we hold,
-        // and its wake-up would cost a second context switch.
+        // Woken only once both locks are released (module docs: a waker run
+        // inline may lock the queue again; a woken thread may preempt us
+        // and block on the lock we hold).
         drop(queue);
         wakeup.wake();
         Offer::Handed
@@ -243,7 +252,6 @@ impl Waiter {
 
     /// Hands `index` over; the caller wakes the waiter with the returned
     /// [`Wakeup`] once it holds no lock.
-    #[must_use = "the handed waiter must be woken"]
     fn hand(&self, index: u32) -> Wakeup {
         let mut state = self.lock();
         debug_assert!(state.handed.is_none(), "a waiter was handed two indices");
@@ -292,9 +300,9 @@ impl Wake {
     }
 }
 
-/// A wake-up taken under a waiter's lock and delivered after it: an
-/// unparked thread or a woken task runs at once, maybe on this CPU, and
-/// must not find a lock we still hold.
+/// A wake-up taken under a waiter's lock and delivered after every lock is
+/// released (module docs).
+#[must_use = "a waiter's wake-up must be delivered"]
 struct Wakeup(Option<WakeupKind>);
 
 enum WakeupKind {

@@ -42,7 +42,10 @@ pub struct PoolConfig {
     /// creation) and never more than the pool's capacity (a larger value is
     /// lowered to it). `None` picks [`default_thread_cache`]: a sixteenth
     /// of the capacity, at most 256, and no caching below 64 buffers, where
-    /// caches would strand most of the pool.
+    /// caches would strand most of the pool. Where `membarrier(2)` is
+    /// missing (not Linux, or refused) caching is off whatever this says:
+    /// the owner's fast path would need a full fence per operation, which
+    /// costs more than the shared ring.
     pub thread_cache: Option<usize>,
 }
 
@@ -114,26 +117,28 @@ impl PoolConfig {
     /// `buffers` in its own cache (0 turns caching off). Above
     /// [`MAX_THREAD_CACHE`], creating the pool fails.
     ///
+    /// Where `membarrier(2)` is missing, caching stays off whatever this
+    /// says (see [`thread_cache`](Self::thread_cache)).
+    ///
     /// # Choosing a size
     ///
     /// Where the same threads both get and return (a worker that reads
     /// into a buffer, uses it, drops it), a cache that holds each thread's
     /// working set keeps nearly every get and put off the shared ring,
     /// even when the pool runs dry: a thread that needs a buffer cached by
-    /// a descheduled thread takes it from that cache. On the benchmarks'
-    /// 2-vCPU machine, 4 threads cycling 1 buffer each through a pool of 2
-    /// ran at 7.0 ns per get+put with `thread_cache(1)` against 82 ns with
-    /// the default (no cache below 64 buffers), and 8 threads holding 8
-    /// each of 64 buffers at 4.4 ns with `thread_cache(8)` against 28 ns
-    /// with the default 4 (`cargo bench -p iobuf-benches --bench async --
-    /// threads/exhausted`).
+    /// a descheduled thread takes it from that cache. In the benchmark
+    /// `threads/exhausted` (`cargo bench -p iobuf-benches --bench async --
+    /// threads/exhausted`, 2 vCPUs), 4 threads cycling one buffer each
+    /// through a pool of 2 ran 11 to 14 times faster with `thread_cache(1)`
+    /// than with the default (no cache below 64 buffers), and 8 threads
+    /// holding 8 each of 64 buffers 6 to 10 times faster with
+    /// `thread_cache(8)` than with the default 4 (three runs).
     ///
     /// Where one thread gets and another returns (a producer and a
-    /// consumer), returns collect in the consumer's cache and every get
-    /// that finds the ring empty must take them from there: keep a small
-    /// pool's cache off (the default below 64 buffers). With a pool of 2
-    /// and a channel between the two threads, `thread_cache(1)` took such
-    /// a pipeline from about 0.2 us to 15-30 us per buffer.
+    /// consumer), the returns collect in the consumer's cache, and each get
+    /// that finds the ring empty must take them from there, which costs a
+    /// `membarrier(2)` system call: keep a small pool's cache off (the
+    /// default below 64 buffers).
     #[must_use = "builder methods return the changed config"]
     pub const fn thread_cache(mut self, buffers: usize) -> Self {
         self.thread_cache = Some(buffers);

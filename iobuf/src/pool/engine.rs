@@ -18,7 +18,7 @@
 //! `Forever` and `Until` go on to spin and sleep. A task never spins: it
 //! must not hold its executor's thread.
 //!
-//! Returns go to the longest waiter first (`WaitQueue::hand_off`), then to
+//! Returns go to the longest waiter first (`WaitQueue::offer`), then to
 //! the ring. Before a waiter parks it takes the indices idle in other
 //! threads' caches, and while anyone waits every cache sends its returns
 //! here (`cache` marks them `WAIT`), so a waiter never sleeps beside an idle
@@ -135,6 +135,33 @@ impl Engine {
     /// passes.
     #[cold]
     fn wait(&self, deadline: Option<Instant>) -> Option<u32> {
+        // Under loom straight to the queue: the spin and the yield only
+        // poll (they decide nothing the queue's protocol relies on), and a
+        // loop bounded by the clock would make the models nondeterministic.
+        if !cfg!(all(loom, test)) {
+            if let Some(i) = self.spin_then_yield(deadline) {
+                return Some(i);
+            }
+        }
+        let waiter = self.enqueue(Wake::Thread(sync::thread::current()));
+        let got = loop {
+            if let Some(i) = self.retry(&waiter) {
+                break Some(i);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Leaving unserved; an index handed at the last moment is
+                // ours, so take it rather than lose it (W2).
+                break self.waiters.cancel(&waiter);
+            }
+            sync::park(deadline);
+        };
+        self.dequeued(got.is_some());
+        got
+    }
+
+    /// The waiting thread's polls before it queues: a short spin, then
+    /// yields for up to `YIELD_FOR` (or to `deadline`).
+    fn spin_then_yield(&self, deadline: Option<Instant>) -> Option<u32> {
         let mut spin = Spin::with_limit(SPIN_STEPS);
         while spin.spin() {
             if let Some(i) = self.poll_ring() {
@@ -157,25 +184,14 @@ impl Engine {
                 return Some(i);
             }
         }
-        let waiter = self.enqueue(Wake::Thread(sync::thread::current()));
-        let got = loop {
-            if let Some(i) = self.retry(&waiter) {
-                break Some(i);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                // Leaving unserved; an index handed at the last moment is
-                // ours, so take it rather than lose it (W2).
-                break self.waiters.cancel(&waiter);
-            }
-            sync::park(deadline);
-        };
-        self.dequeued(got.is_some());
-        got
+        None
     }
 
-    /// A spinning or yielding getter's look at the ring: loads only, and a
-    /// dequeue (which writes the shared head and tail) only once a return
-    /// has landed.
+    /// A look at the ring where it is likely empty (a spinning or yielding
+    /// getter, a waiter's retry, a task's strike while others wait): loads
+    /// only, and a dequeue (which writes the shared head and tail) only
+    /// once a return has landed. An empty answer is as good as a failed
+    /// dequeue for the Dekker pattern (`Ring::looks_empty`).
     fn poll_ring(&self) -> Option<u32> {
         if self.ring.looks_empty() {
             return None;
@@ -191,8 +207,8 @@ impl Engine {
         self.waiters.register(wake)
     }
 
-    /// A queued waiter's check: the index handed to it, else one more
-    /// attempt at the ring and the other threads' caches (after
+    /// A queued waiter's check: the index handed to it, else one more look
+    /// at the ring and the other threads' caches (after
     /// registering: the waiter's half of the Dekker pattern in `wait.rs`;
     /// stealing also marks every cache `WAIT`). On success the waiter has
     /// left the queue; on `None` it is still queued.
@@ -201,11 +217,13 @@ impl Engine {
             return Some(i);
         }
         let caching = self.cache_capacity != 0;
-        // `poll_ring`: a waiter has just failed a strike, so the ring is
-        // most likely still empty, and its loads say so without the failed
-        // dequeue's four read-modify-writes on shared lines. The loads are
-        // SeqCst, so the Dekker argument holds: a return whose tail
-        // increment they miss comes after our registration and sees us.
+        // `poll_ring`: right after registering (a failed strike), the ring
+        // is most likely still empty, and its loads say so without a failed
+        // dequeue's four read-modify-writes on shared lines. (A thread woken
+        // to race for an index finds the ring non-empty and dequeues.) The
+        // loads are SeqCst, so the Dekker argument holds: a return whose
+        // last tail increment they miss checks `has_waiters` after it, and
+        // sees us.
         let ring = if cfg!(iobuf_mutant = "wait_skips_retry") {
             // The mutant: a waiter parks without looking again (a return
             // that missed its registration strands its index in the ring).
@@ -379,8 +397,9 @@ impl Take<'_> {
         let Some(waiter) = &self.waiter else {
             // First poll, past the cache: a strike, no spinning (the
             // executor's thread is not ours to hold). While others wait, the
-            // returns go to them and the ring is almost surely empty: look
-            // before dequeuing (`poll_ring`), sparing a failed dequeue's
+            // ring is usually empty (returns are handed to waiting tasks, and
+            // a front thread takes the one put there for it): look before
+            // dequeuing (`poll_ring`), sparing a failed dequeue's
             // read-modify-writes on the ring's shared lines.
             let strike = if engine.cache_capacity == 0 && engine.waiters.has_waiters() {
                 engine.poll_ring()

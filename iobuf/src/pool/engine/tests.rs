@@ -1,6 +1,7 @@
 //! Loom models of the wait queue as the engine drives it (`wait.rs`):
 //! register, hand-off, cancel after the hand-off, re-register with another
-//! waker, a parked task woken through its waker; every index back at the
+//! waker, a parked task woken through its waker, a parked thread woken by
+//! an unpark, a thread and a task on one buffer; every index back at the
 //! end and nobody left queued.
 //!
 //! The compiled-in mutants `wait_cancel_drops_handoff` (a cancelled waiter
@@ -111,6 +112,59 @@ fn a_queued_task_is_served_by_a_return() {
         engine.give(got);
         assert_eq!(engine.waiting(), 0);
         assert_eq!(engine.take(Wait::Never), Some(0));
+    });
+}
+
+/// The thread path: a getter that parks in the queue (`Wait::Forever`) is
+/// woken by a return (to race for the ring, or handed the index), with the
+/// unpark delivered outside the queue's locks; nothing lost, nobody queued.
+#[test]
+fn a_parked_thread_is_woken_by_a_return() {
+    builder().check(|| {
+        let engine = Arc::new(Engine::new(1, 1, 0));
+        let held = engine.take(Wait::Never).expect("a free index");
+        // The waiter on a thread of its own: an unpark that arrives after
+        // it was served (allowed: park may wake spuriously) must not land
+        // on the thread that joins, which loom's join does not tolerate.
+        let waiter = {
+            let engine = engine.clone();
+            thread::spawn(move || engine.take(Wait::Forever).expect("served"))
+        };
+        engine.give(held);
+        let got = waiter.join().unwrap();
+        assert_eq!(got, 0);
+        engine.give(got);
+        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
+        assert_eq!(engine.take(Wait::Never), Some(0), "the index was lost");
+    });
+}
+
+/// A parked thread and a pending task on one pool of one buffer: each is
+/// served once, in whichever order, and the index ends up home.
+#[test]
+fn a_thread_and_a_task_share_one_buffer() {
+    builder().check(|| {
+        let engine = Arc::new(Engine::new(1, 1, 0));
+        let held = engine.take(Wait::Never).expect("a free index");
+        let task = {
+            let engine = engine.clone();
+            thread::spawn(move || {
+                let i = block_on_take(&engine);
+                engine.give(i);
+            })
+        };
+        let parked = {
+            let engine = engine.clone();
+            thread::spawn(move || {
+                let i = engine.take(Wait::Forever).expect("served");
+                engine.give(i);
+            })
+        };
+        engine.give(held);
+        task.join().unwrap();
+        parked.join().unwrap();
+        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
+        assert_eq!(engine.take(Wait::Never), Some(0), "the index was lost");
     });
 }
 
