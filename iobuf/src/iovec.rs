@@ -209,12 +209,7 @@ impl<'a> IoVec<'a> {
     /// assert_eq!(rest[0].as_slice(), b"fg");
     /// ```
     pub fn advance_slices(bufs: &mut &mut [IoVec<'a>], n: usize) {
-        let (used, left) = used_up(bufs.iter().map(IoVec::len), n);
-        *bufs = &mut std::mem::take(bufs)[used..];
-        match bufs.first_mut() {
-            Some(first) => first.advance(left),
-            None => assert!(left == 0, "advancing iovecs past their end by {left} bytes"),
-        }
+        advance_slices_by(bufs, n, IoVec::len, IoVec::advance);
     }
 
     /// Views `iovecs` as std [`IoSlice`]s, without copying, for
@@ -301,19 +296,29 @@ fn advance_raw(raw: &mut libc::iovec, n: usize, what: &str) {
     raw.iov_len = len - n;
 }
 
-/// How many of iovecs of these lengths a transfer of `n` bytes uses up
-/// (an empty one after them included), and how far into the next it goes.
-fn used_up(lens: impl Iterator<Item = usize>, n: usize) -> (usize, usize) {
+/// Moves `bufs` forward by `n` bytes, for `advance_slices` of both kinds:
+/// drops the iovecs a transfer of `n` bytes used up (and the empty ones
+/// after them), then advances the first of the rest by what is left.
+fn advance_slices_by<V>(
+    bufs: &mut &mut [V],
+    n: usize,
+    len: fn(&V) -> usize,
+    advance: fn(&mut V, usize),
+) {
     let mut left = n;
     let mut used = 0;
-    for len in lens {
-        if left < len {
+    for v in bufs.iter() {
+        if left < len(v) {
             break;
         }
-        left -= len;
+        left -= len(v);
         used += 1;
     }
-    (used, left)
+    *bufs = &mut std::mem::take(bufs)[used..];
+    match bufs.first_mut() {
+        Some(first) => advance(first, left),
+        None => assert!(left == 0, "advancing iovecs past their end by {left} bytes"),
+    }
 }
 
 impl Default for IoVec<'_> {
@@ -498,12 +503,7 @@ impl<'a> IoVecMut<'a> {
     /// assert_eq!(rest[0].as_slice(), b"fg");
     /// ```
     pub fn advance_slices(bufs: &mut &mut [IoVecMut<'a>], n: usize) {
-        let (used, left) = used_up(bufs.iter().map(IoVecMut::len), n);
-        *bufs = &mut std::mem::take(bufs)[used..];
-        match bufs.first_mut() {
-            Some(first) => first.advance(left),
-            None => assert!(left == 0, "advancing iovecs past their end by {left} bytes"),
-        }
+        advance_slices_by(bufs, n, IoVecMut::len, IoVecMut::advance);
     }
 
     /// Views `iovecs` as std [`IoSliceMut`]s, without copying, for
