@@ -12,9 +12,8 @@
 #[allow(dead_code)]
 mod tokio_echo;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-
+#[path = "common/echo_client.rs"]
+mod echo_client;
 #[path = "common/summary.rs"]
 mod summary;
 
@@ -130,17 +129,7 @@ fn listen_mode_echoes_an_outside_client() {
                 let data: Vec<u8> = (0..50_000)
                     .map(|i| tokio_echo::pattern(conn, 0, i))
                     .collect();
-                let mut stream = TcpStream::connect(addr).unwrap();
-                let mut writer = stream.try_clone().unwrap();
-                let sent = data.clone();
-                let sender = std::thread::spawn(move || {
-                    writer.write_all(&sent).unwrap();
-                    writer.shutdown(Shutdown::Write).unwrap();
-                });
-                let mut echoed = Vec::new();
-                stream.read_to_end(&mut echoed).unwrap(); // ends at the server's close
-                sender.join().unwrap();
-                assert!(echoed == data, "connection {conn}: echo differs");
+                echo_client::assert_echoes(addr, conn, data);
             });
         }
     });

@@ -20,13 +20,15 @@
 #[allow(dead_code)]
 mod uring_echo;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use uring_echo::{Config, Outcome, ServeOptions};
 
+#[path = "common/echo_client.rs"]
+mod echo_client;
 #[path = "common/summary.rs"]
 mod summary;
 
@@ -192,17 +194,7 @@ fn listen_mode_echoes_outside_clients_and_stops_when_asked() {
             .map(|conn| {
                 s.spawn(move || {
                     let data: Vec<u8> = (0..50_000).map(|i| pattern(conn, i)).collect();
-                    let mut stream = TcpStream::connect(addr).unwrap();
-                    let mut writer = stream.try_clone().unwrap();
-                    let sent = data.clone();
-                    let sender = std::thread::spawn(move || {
-                        writer.write_all(&sent).unwrap();
-                        writer.shutdown(Shutdown::Write).unwrap();
-                    });
-                    let mut echoed = Vec::new();
-                    stream.read_to_end(&mut echoed).unwrap(); // ends at the server's close
-                    sender.join().unwrap();
-                    assert!(echoed == data, "connection {conn}: echo differs");
+                    echo_client::assert_echoes(addr, conn, data);
                 })
             })
             .collect();
