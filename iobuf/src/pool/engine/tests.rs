@@ -43,6 +43,26 @@ fn unpark_waker() -> (Arc<Unpark>, Waker) {
     (unpark.clone(), Waker::from(unpark))
 }
 
+/// An engine of one index, and that index, taken: every getter must wait.
+fn one_index_held() -> (Arc<Engine>, u32) {
+    let engine = Arc::new(Engine::new(1, 1, 0));
+    let held = engine.take(Wait::Never).expect("a free index");
+    (engine, held)
+}
+
+/// The end of every model on `one_index_held`'s engine: nobody is left
+/// queued, and the one index is home.
+fn assert_settled(engine: &Engine) {
+    assert_eq!(engine.waiting(), 0, "a waiter was left queued");
+    let in_ring = engine.ring.len();
+    let thr = engine.ring.threshold_for_test();
+    assert_eq!(
+        engine.take(Wait::Never),
+        Some(0),
+        "the index was lost (ring len {in_ring}, threshold {thr})"
+    );
+}
+
 /// Awaits an index on loom's executor (polls, parks until woken).
 fn block_on_take(engine: &Engine) -> u32 {
     loom::future::block_on(engine.take_async())
@@ -51,8 +71,7 @@ fn block_on_take(engine: &Engine) -> u32 {
 #[test]
 fn a_cancelled_served_waiter_passes_its_index_on() {
     builder().check(|| {
-        let engine = Arc::new(Engine::new(1, 1, 0));
-        let held = engine.take(Wait::Never).expect("a free index");
+        let (engine, held) = one_index_held();
 
         // The returner.
         let returner = {
@@ -86,22 +105,14 @@ fn a_cancelled_served_waiter_passes_its_index_on() {
         }
         returner.join().unwrap();
         patient.join().unwrap();
-        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
-        let in_ring = engine.ring.len();
-        let thr = engine.ring.threshold_for_test();
-        assert_eq!(
-            engine.take(Wait::Never),
-            Some(0),
-            "the index was lost (ring len {in_ring}, threshold {thr})"
-        );
+        assert_settled(&engine);
     });
 }
 
 #[test]
 fn a_queued_task_is_served_by_a_return() {
     builder().check(|| {
-        let engine = Arc::new(Engine::new(1, 1, 0));
-        let held = engine.take(Wait::Never).expect("a free index");
+        let (engine, held) = one_index_held();
         let waiter = {
             let engine = engine.clone();
             thread::spawn(move || block_on_take(&engine))
@@ -110,8 +121,7 @@ fn a_queued_task_is_served_by_a_return() {
         let got = waiter.join().unwrap();
         assert_eq!(got, 0);
         engine.give(got);
-        assert_eq!(engine.waiting(), 0);
-        assert_eq!(engine.take(Wait::Never), Some(0));
+        assert_settled(&engine);
     });
 }
 
@@ -121,8 +131,7 @@ fn a_queued_task_is_served_by_a_return() {
 #[test]
 fn a_parked_thread_is_woken_by_a_return() {
     builder().check(|| {
-        let engine = Arc::new(Engine::new(1, 1, 0));
-        let held = engine.take(Wait::Never).expect("a free index");
+        let (engine, held) = one_index_held();
         // The waiter on a thread of its own: an unpark that arrives after
         // it was served (allowed: park may wake spuriously) must not land
         // on the thread that joins, which loom's join does not tolerate.
@@ -134,8 +143,7 @@ fn a_parked_thread_is_woken_by_a_return() {
         let got = waiter.join().unwrap();
         assert_eq!(got, 0);
         engine.give(got);
-        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
-        assert_eq!(engine.take(Wait::Never), Some(0), "the index was lost");
+        assert_settled(&engine);
     });
 }
 
@@ -144,8 +152,7 @@ fn a_parked_thread_is_woken_by_a_return() {
 #[test]
 fn a_thread_and_a_task_share_one_buffer() {
     builder().check(|| {
-        let engine = Arc::new(Engine::new(1, 1, 0));
-        let held = engine.take(Wait::Never).expect("a free index");
+        let (engine, held) = one_index_held();
         let task = {
             let engine = engine.clone();
             thread::spawn(move || {
@@ -163,8 +170,7 @@ fn a_thread_and_a_task_share_one_buffer() {
         engine.give(held);
         task.join().unwrap();
         parked.join().unwrap();
-        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
-        assert_eq!(engine.take(Wait::Never), Some(0), "the index was lost");
+        assert_settled(&engine);
     });
 }
 
