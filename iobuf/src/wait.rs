@@ -294,8 +294,8 @@ impl Wake {
     /// registered, since it re-checks and parks again until served.
     fn wakeup(&mut self) -> Wakeup {
         match self {
-            Wake::Thread(thread) => Wakeup(Some(WakeupKind::Thread(thread.clone()))),
-            Wake::Task(waker) => Wakeup(waker.take().map(WakeupKind::Task)),
+            Wake::Thread(thread) => Wakeup::Thread(thread.clone()),
+            Wake::Task(waker) => waker.take().map_or(Wakeup::Spent, Wakeup::Task),
         }
     }
 }
@@ -303,19 +303,20 @@ impl Wake {
 /// A wake-up taken under a waiter's lock and delivered after every lock is
 /// released (module docs).
 #[must_use = "a waiter's wake-up must be delivered"]
-struct Wakeup(Option<WakeupKind>);
-
-enum WakeupKind {
+enum Wakeup {
     Thread(thread::Thread),
     Task(Waker),
+    /// The task's waker was taken by an earlier wake-up, and the task has
+    /// not been polled (and registered a new one) since.
+    Spent,
 }
 
 impl Wakeup {
     fn wake(self) {
-        match self.0 {
-            Some(WakeupKind::Thread(thread)) => thread.unpark(),
-            Some(WakeupKind::Task(waker)) => waker.wake(),
-            None => {}
+        match self {
+            Wakeup::Thread(thread) => thread.unpark(),
+            Wakeup::Task(waker) => waker.wake(),
+            Wakeup::Spent => {}
         }
     }
 }
