@@ -126,6 +126,12 @@ impl Engine {
     fn strike(&self) -> Option<u32> {
         if self.cache_capacity != 0 {
             cache::take(self)
+        } else if self.waiters.has_waiters() {
+            // While others wait, the ring is usually empty (returns are
+            // handed to waiting tasks, and a front thread takes the one put
+            // there for it): look before dequeuing, sparing a failed
+            // dequeue's read-modify-writes on the ring's shared lines.
+            self.poll_ring()
         } else {
             self.ring.dequeue()
         }
@@ -396,17 +402,8 @@ impl Take<'_> {
         let engine = self.engine;
         let Some(waiter) = &self.waiter else {
             // First poll, past the cache: a strike, no spinning (the
-            // executor's thread is not ours to hold). While others wait, the
-            // ring is usually empty (returns are handed to waiting tasks, and
-            // a front thread takes the one put there for it): look before
-            // dequeuing (`poll_ring`), sparing a failed dequeue's
-            // read-modify-writes on the ring's shared lines.
-            let strike = if engine.cache_capacity == 0 && engine.waiters.has_waiters() {
-                engine.poll_ring()
-            } else {
-                engine.strike()
-            };
-            if let Some(i) = strike {
+            // executor's thread is not ours to hold).
+            if let Some(i) = engine.strike() {
                 return Poll::Ready(i);
             }
             let waiter = engine.enqueue(Wake::Task(Some(cx.waker().clone())));
