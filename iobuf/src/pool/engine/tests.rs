@@ -109,13 +109,18 @@ fn a_cancelled_served_waiter_passes_its_index_on() {
     });
 }
 
-#[test]
-fn a_queued_task_is_served_by_a_return() {
-    builder().check(|| {
+/// One waiter (`take`, on a thread of its own) and the return of the one
+/// index it waits for: it is served with that index; nothing lost, nobody
+/// queued. The waiter has its own thread (a parked thread's too): an
+/// unpark that arrives after it was served (allowed: park may wake
+/// spuriously) must not land on the thread that joins, which loom's join
+/// does not tolerate.
+fn a_waiter_is_served_by_a_return(take: fn(&Engine) -> u32) {
+    builder().check(move || {
         let (engine, held) = one_index_held();
         let waiter = {
             let engine = engine.clone();
-            thread::spawn(move || block_on_take(&engine))
+            thread::spawn(move || take(&engine))
         };
         engine.give(held);
         let got = waiter.join().unwrap();
@@ -125,26 +130,17 @@ fn a_queued_task_is_served_by_a_return() {
     });
 }
 
+#[test]
+fn a_queued_task_is_served_by_a_return() {
+    a_waiter_is_served_by_a_return(block_on_take);
+}
+
 /// The thread path: a getter that parks in the queue (`Wait::Forever`) is
 /// woken by a return (to race for the ring, or handed the index), with the
-/// unpark delivered outside the queue's locks; nothing lost, nobody queued.
+/// unpark delivered outside the queue's locks.
 #[test]
 fn a_parked_thread_is_woken_by_a_return() {
-    builder().check(|| {
-        let (engine, held) = one_index_held();
-        // The waiter on a thread of its own: an unpark that arrives after
-        // it was served (allowed: park may wake spuriously) must not land
-        // on the thread that joins, which loom's join does not tolerate.
-        let waiter = {
-            let engine = engine.clone();
-            thread::spawn(move || engine.take(Wait::Forever).expect("served"))
-        };
-        engine.give(held);
-        let got = waiter.join().unwrap();
-        assert_eq!(got, 0);
-        engine.give(got);
-        assert_settled(&engine);
-    });
+    a_waiter_is_served_by_a_return(|engine| engine.take(Wait::Forever).expect("served"));
 }
 
 /// A parked thread and a pending task on one pool of one buffer: each is
