@@ -579,7 +579,14 @@ fn pending_futures_burn_no_cpu() {
             rt.spawn(async move { drop(pool.get_owned_async().await) })
         })
         .collect();
-    while pool.stats().waiting < 4 {
+    // Both workers start (the second may start after the four tasks
+    // queued, on a loaded machine) and the four tasks queue.
+    let start = Instant::now();
+    while pool.stats().waiting < 4 || clocks.lock().unwrap().len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the runtime never settled"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let clocks = clocks.lock().unwrap().clone();

@@ -167,7 +167,10 @@
 //! used). At each tier: the strike is the same as a blocking `get`'s; there
 //! is no spin (an executor's thread is not ours to hold); and the task waits
 //! in the same FIFO queue as sleeping threads, woken when a return hands it
-//! its buffer. The futures are cancel-safe (a dropped one loses neither a
+//! its buffer. No waker runs while the pool holds one of its locks, so a
+//! waker may poll its task inline and re-enter the pool; one that panics
+//! loses no buffer. A future that queues allocates its queue entry (one
+//! `Arc`). The futures are cancel-safe (a dropped one loses neither a
 //! buffer nor a wake-up), so a timeout is the runtime's:
 //!
 //! ```
@@ -333,6 +336,13 @@ pub mod example_generated {
 #[doc(hidden)]
 pub mod __private {
     pub use core;
+
+    /// How many of the pools' locks and `RefCell` borrows the calling
+    /// thread holds now: always 0 in release builds. For the suite's
+    /// wakers, which check that no wake-up runs under a lock of the pool.
+    pub fn pool_locks_held() -> usize {
+        crate::sync::locks_held()
+    }
 
     /// Keeps `ByteArray` and `ByteFields` closed: no crate but this one can
     /// implement them, so their impls below are the only ones.

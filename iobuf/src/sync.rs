@@ -52,3 +52,77 @@ pub(crate) fn park(deadline: Option<std::time::Instant>) {
         _ => thread::park(),
     }
 }
+
+/// Locks `mutex`, counting it in [`locks_held`] until the guard drops. A
+/// poisoned lock is taken as it is: every structure behind the pool's
+/// mutexes is left consistent at each point where user code could panic
+/// (none runs under them; see `wait.rs`).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> Locked<'_, T> {
+    let guard = mutex.lock().unwrap_or_else(|e| e.into_inner());
+    Locked {
+        guard,
+        _held: Held::new(),
+    }
+}
+
+/// A mutex guard counted in [`locks_held`].
+pub(crate) struct Locked<'a, T> {
+    guard: MutexGuard<'a, T>,
+    _held: Held,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+/// One lock or `RefCell` borrow of the pool held by this thread, counted
+/// while it lives (debug builds outside loom; nothing otherwise).
+pub(crate) struct Held(());
+
+/// Whether locks are counted: debug builds, outside loom (whose model
+/// threads share the OS thread's thread-locals).
+const COUNT_LOCKS: bool = cfg!(all(debug_assertions, not(all(loom, test))));
+
+thread_local! {
+    /// The pool locks and borrows this thread holds now (`Held`). No
+    /// destructor, so it is usable during thread exit.
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Held {
+    pub(crate) fn new() -> Held {
+        if COUNT_LOCKS {
+            HELD.with(|h| h.set(h.get() + 1));
+        }
+        Held(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if COUNT_LOCKS {
+            HELD.with(|h| h.set(h.get() - 1));
+        }
+    }
+}
+
+/// How many of the pools' locks and `RefCell` borrows the calling thread
+/// holds now: always 0 in release builds and under loom. Every wake-up is
+/// delivered where this is 0 (asserted in debug builds), and tests' wakers
+/// check it.
+pub(crate) fn locks_held() -> usize {
+    if COUNT_LOCKS {
+        HELD.with(|h| h.get())
+    } else {
+        0
+    }
+}

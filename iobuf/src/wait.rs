@@ -1,7 +1,7 @@
 //! One FIFO queue of waiters, sleeping threads and pending tasks alike,
 //! with direct hand-off: a return gives its index to the longest waiter
 //! instead of the shared ring, so an exhausted pool serves its waiters in
-//! arrival order and none starves.
+//! arrival order.
 //!
 //! # Why this design
 //!
@@ -18,67 +18,107 @@
 //!   `batch_semaphore` assigns permits to its oldest waiter, with a
 //!   cancelled waiter giving back what it was assigned.
 //!
-//! We chose the second: hand-off is what makes waiting fair (FIFO) and
-//! cheap for tasks (the waiter wakes with its index; no retry), threads get
-//! it at least every `FAIR_EVERY` (below), and the protocol is
-//! small enough to model with loom (`pool/engine/tests.rs`). The price is one heap
-//! allocation (an `Arc<Waiter>`) per wait that actually parks; a get that
-//! finds a free buffer never reaches this module. (An intrusive list, as
-//! tokio's, would save that allocation at the cost of pinned, unsafe list
-//! nodes; a parked wait already costs a context switch, which dwarfs one
-//! small allocation.)
+//! We chose the second for tasks (the waiter wakes with its index; no
+//! retry) and a mix for threads (below). The price is one heap allocation
+//! (an `Arc<Waiter>`) per wait that actually queues: a blocking get that
+//! sleeps, or a `get_async` future that returns `Pending`; a get that finds
+//! a free buffer never reaches this module. (An intrusive list, as tokio's,
+//! would save that allocation at the cost of pinned, unsafe list nodes; a
+//! queued wait already costs a context switch or a task wake, which dwarfs
+//! one small allocation.)
 //!
 //! # Protocol
 //!
-//! A waiter registers (queue lock; `len` updated), then tries the ring
+//! A waiter registers (queue lock; `len` updated), then looks at the ring
 //! once more, then parks (a thread) or returns `Pending` (a task). A
 //! return checks `len` first. If someone waits, it offers its index to the
-//! longest waiter: a task is handed the index outright (cheap: a task wake
-//! is a run-queue push), and so is a thread whose turn for fairness came
-//! (`FAIR_EVERY`); otherwise the index goes to the ring and the front
-//! thread is woken to race for it, because handing a buffer to a sleeping
-//! thread leaves it idle for the microseconds the thread takes to run,
-//! while a running getter could use it now. A woken thread that wins passes
-//! the torch (`serve_waiters` in the engine): if the ring still holds an
-//! index and someone waits, the next waiter is offered it. If nobody waits,
-//! the return enqueues to the ring and checks `len` again, serving a waiter
-//! that registered meanwhile (Dekker's pattern: `len` and the ring are both
-//! accessed `SeqCst`, so either the waiter's retry finds the index, or
-//! finds it already taken by another getter, or the return sees the
-//! waiter).
+//! longest waiter ([`WaitQueue::offer`]): a task is handed the index
+//! outright (a task wake is a run-queue push), and so is a thread whose
+//! turn for fairness came (`FAIR_EVERY`). Otherwise the index goes to the
+//! ring **while the queue lock is held**, and the front thread is woken to
+//! race for it: handing a buffer to a sleeping thread leaves it idle for
+//! the microseconds the thread takes to run, while a running getter could
+//! use it now. If nobody waits, the return enqueues to the ring and then
+//! serves ([`WaitQueue::serve`]): it checks `len` again and hands what the
+//! ring holds to waiters that registered meanwhile (Dekker's pattern: `len`
+//! and the ring are both accessed `SeqCst`, so either the waiter's look
+//! finds the index, or finds it already taken by another getter, or the
+//! return sees the waiter).
 //!
-//! Every wake-up (an unpark, a `Waker::wake`) is delivered after the
-//! queue's and the waiter's locks are released. A waker may poll its task
-//! inline, and that task may take the queue lock again (a `get_async` on
-//! the same pool); and a woken thread often runs at once on the waker's
-//! CPU, where it would block on the lock the waker still holds: a second
-//! context switch, which put a sleeping get's wake-up latency at about
-//! twice a `Condvar`'s (`pool/wakeup_latency`, threads pinned to one CPU).
+//! # Liveness
+//!
+//! - **L** If an index is free (in the ring) and someone waits, someone is
+//!   being woken for it: a returner or a leaving waiter is about to serve,
+//!   or a thread at the front of the queue was woken after the index
+//!   reached the ring and has not yet looked at the ring.
+//!
+//! Each way an index reaches the ring keeps L: a return enqueues and then
+//! serves; a thread cache that moves indices to the ring (drain, spill,
+//! steal, thread exit, eviction) reports it, and the engine serves once the
+//! cache's locks are released; a return that declines to hand its index to
+//! a front thread enqueues it under the queue lock, before that thread can
+//! be woken or leave. Serving wakes the front thread only when the ring is
+//! not empty, and stops there: the woken thread owes the next serve.
+//!
+//! Each way a waiter leaves keeps L:
+//!
+//! - a **thread** serves whenever it leaves (served from the ring, handed
+//!   an index, or timed out): it may have been woken for an index in the
+//!   ring that it did not take, and it alone knows it will not take it;
+//! - a **task** handed its index leaves with nothing owed: tasks are never
+//!   woken to race;
+//! - a task that takes an index from the ring or the caches after it
+//!   registered, or that is **cancelled** (its future dropped), leaves the
+//!   queue under the lock; an index handed to it meanwhile is its own, and
+//!   it gives it on like a return (W2); then it serves, as a thread does.
 //!
 //! # Invariants
 //!
-//! - **W1** a waiter is in the queue, or has been handed exactly one index
-//!   (`handed`), never both; the hand-off pops it and hands it the index
-//!   under the queue lock.
+//! - **W1** a waiter is in the queue (`queued`), or has been handed exactly
+//!   one index (`handed`), or has left; never two of these. The hand-off
+//!   takes it out of the queue and hands it the index under the queue lock.
 //! - **W2** a waiter that leaves unserved (timeout, a dropped future) takes
 //!   itself out under the queue lock; if it was handed an index first, it
-//!   owns that index and gives it on. No index and no wake-up is lost.
-//! - **W3** `len` is the queue's length, written only under the lock.
+//!   owns that index and gives it on. No index is lost.
+//! - **W3** `len` is the number of queued waiters, written only under the
+//!   lock.
+//! - **W4** no user code (a `Waker`'s `wake`, `clone` or `drop`) runs while
+//!   this thread holds any lock or `RefCell` borrow of the pool: wake-ups
+//!   are taken out under the locks as [`Wakeup`]s and delivered through a
+//!   [`Delivery`] after every lock is released; wakers are cloned before
+//!   and dropped after the waiter's lock. A waker may then poll its task
+//!   inline and re-enter the pool, and a woken thread does not block on a
+//!   lock the waker still holds (a second context switch that put a
+//!   sleeping get's wake-up latency at twice a `Condvar`'s). Debug builds
+//!   assert it (`sync::locks_held`).
+//! - **W5** a waker that panics loses nothing: the index is stored in the
+//!   waiter before its waker runs, the panic is caught, the operation
+//!   finishes putting every index where it belongs (delivering the other
+//!   wake-ups), and only then is the panic resumed; an index the
+//!   panicking operation would have returned to its caller goes back to
+//!   the pool instead.
+//!
+//! A future that is `mem::forget`ten while queued never leaves: it keeps
+//! its place, and the index a return hands it when it reaches the front is
+//! lost with it, as a forgotten guard's is. That is at most one buffer per
+//! forgotten future: the hand-off takes it out of the queue (W1).
 
+use std::any::Any;
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicUsize, Mutex, Ordering, loom_seq_cst_fence, thread};
+use crate::sync::{self, AtomicBool, AtomicUsize, Locked, Mutex, Ordering, loom_seq_cst_fence};
 
 /// Sleeping threads and pending tasks waiting for an index, oldest first.
 #[derive(Default)]
 pub(crate) struct WaitQueue {
-    /// The queue's length (W3): the one load a return pays when nobody
-    /// waits.
+    /// The number of queued waiters (W3): the one load a return pays when
+    /// nobody waits.
     len: CachePadded<AtomicUsize>,
     queue: Mutex<Queue>,
 }
@@ -86,11 +126,14 @@ pub(crate) struct WaitQueue {
 /// What the lock guards.
 #[derive(Default)]
 struct Queue {
-    waiters: VecDeque<Arc<Waiter>>,
-    /// When a sleeping thread at the front is next handed a buffer outright
-    /// rather than woken to race for it (eventual fairness, as
-    /// `parking_lot`'s locks do it).
-    fair_at: Option<Instant>,
+    /// Queued waiters, oldest first, and waiters that left without being
+    /// handed anything (`queued == false`), removed lazily so that leaving
+    /// costs O(1): skipped at the front, and swept when they outnumber the
+    /// queued ones.
+    entries: VecDeque<Arc<Waiter>>,
+    /// Queued waiters among `entries` (W3).
+    queued: usize,
+    fairness: Fairness,
 }
 
 /// How often, at most, a return hands its buffer outright to a thread at
@@ -99,26 +142,77 @@ struct Queue {
 /// buffers keep changing hands between running threads without a wake-up
 /// each (a hand-off to a sleeping thread leaves the buffer idle until that
 /// thread runs, several microseconds).
+#[cfg_attr(all(loom, test), allow(dead_code))]
 const FAIR_EVERY: Duration = Duration::from_micros(500);
 
-/// What a return should do with its index, as [`WaitQueue::offer`]
-/// decided.
+/// When a thread at the front is next handed a buffer outright rather than
+/// woken to race for it (eventual fairness, as `parking_lot`'s locks do
+/// it).
+#[derive(Default)]
+struct Fairness {
+    /// The next hand-off is due at this instant (unused under loom).
+    #[cfg_attr(all(loom, test), allow(dead_code))]
+    at: Option<Instant>,
+    /// Under loom, whose models must be deterministic: every second
+    /// decision is a hand-off, so the models see both.
+    #[cfg(all(loom, test))]
+    turns: u32,
+}
+
+impl Fairness {
+    /// Whether this decision hands the index to the front thread; if so,
+    /// the next hand-off is due `FAIR_EVERY` from now.
+    fn turn(&mut self) -> bool {
+        #[cfg(all(loom, test))]
+        {
+            self.turns += 1;
+            self.turns % 2 == 0
+        }
+        #[cfg(not(all(loom, test)))]
+        {
+            let now = Instant::now();
+            match self.at {
+                Some(at) if now < at => false,
+                _ => {
+                    self.at = Some(now + FAIR_EVERY);
+                    true
+                }
+            }
+        }
+    }
+}
+
+/// What [`WaitQueue::offer`] did with a return's index.
 pub(crate) enum Offer {
-    /// A waiter (a task, or a thread whose turn for fairness came) was
-    /// handed the index and woken.
-    Handed,
-    /// A thread waits at the front: put the index in the ring, then wake it
-    /// to take it (it races running getters for it).
-    RingThenWake(Arc<Waiter>),
-    /// Nobody waits.
+    /// Handed to the longest waiter; deliver its wake-up.
+    Handed(Wakeup),
+    /// Put in the ring under the queue lock for the thread at the front to
+    /// race for; deliver its wake-up (the thread owes the next serve).
+    Raced(Wakeup),
+    /// Nobody waits: the caller enqueues it, then serves.
     Nobody(u32),
+}
+
+/// One step of [`WaitQueue::serve`].
+pub(crate) enum Step {
+    /// An index from the ring was handed to a waiter; deliver the wake-up
+    /// and serve again.
+    Handed(Wakeup),
+    /// The ring is not empty and a thread waits at the front: deliver its
+    /// wake-up and stop (the thread owes the next serve).
+    Raced(Wakeup),
+    /// Nobody waits, or the ring is empty.
+    Done,
 }
 
 /// One wait: where its index is handed, and how to wake it.
 pub(crate) struct Waiter {
-    /// A sleeping thread (woken to race) rather than a task (always handed
-    /// its index).
+    /// A sleeping thread (woken to race, at times handed) rather than a
+    /// task (always handed its index).
     thread: bool,
+    /// In the queue (W1). Read and written only under the queue lock, so
+    /// `Relaxed`.
+    queued: AtomicBool,
     /// The handed index and the way to wake the waiter, under one lock: a
     /// task that re-registers its waker and then finds no index cannot miss
     /// a hand-off that comes in between.
@@ -134,19 +228,19 @@ struct WaiterState {
 
 /// How a waiter is woken.
 pub(crate) enum Wake {
-    Thread(thread::Thread),
+    Thread(sync::thread::Thread),
     Task(Option<Waker>),
 }
 
 impl WaitQueue {
     /// Whether anyone waits: the check of every return that goes to the
-    /// ring (the other half of the waiters' register-then-retry).
+    /// ring (the other half of the waiters' register-then-look).
     #[inline]
     pub(crate) fn has_waiters(&self) -> bool {
         loom_seq_cst_fence();
         // ORDERING: SeqCst: after the return's ring enqueue in the single
         // total order, against the waiter's SeqCst store in `register`
-        // before its ring retry (module docs).
+        // before its look at the ring (module docs).
         self.len.load(Ordering::SeqCst) != 0
     }
 
@@ -156,8 +250,8 @@ impl WaitQueue {
         self.len.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> crate::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Locked<'_, Queue> {
+        sync::lock(&self.queue)
     }
 
     fn set_len(&self, len: usize) {
@@ -166,92 +260,160 @@ impl WaitQueue {
         loom_seq_cst_fence();
     }
 
-    /// Offers `index` to the longest waiter: a task is handed it and woken;
-    /// a thread is handed it if its turn for fairness came, else the caller
-    /// puts the index in the ring and wakes the thread to race for it.
-    pub(crate) fn offer(&self, index: u32) -> Offer {
-        let mut queue = self.lock();
-        let Some(front) = queue.waiters.front().cloned() else {
-            return Offer::Nobody(index);
-        };
-        if front.thread && !queue.fair_turn() {
-            return Offer::RingThenWake(front);
-        }
-        let waiter = queue.waiters.pop_front().expect("a front waiter");
-        self.set_len(queue.waiters.len());
-        // Under the queue lock, so that a waiter that no longer finds itself
-        // queued finds its index handed (W1); the waiter's lock publishes
-        // the returner's writes to the buffer to it.
-        let wakeup = waiter.hand(index);
-        // Woken only once both locks are released (module docs: a waker run
-        // inline may lock the queue again; a woken thread may preempt us
-        // and block on the lock we hold).
-        drop(queue);
-        wakeup.wake();
-        Offer::Handed
-    }
-
     /// Queues a new waiter, woken by `wake`. Allocates its `Arc`.
     pub(crate) fn register(&self, wake: Wake) -> Arc<Waiter> {
         let waiter = Arc::new(Waiter {
             thread: matches!(wake, Wake::Thread(_)),
+            queued: AtomicBool::new(true),
             state: Mutex::new(WaiterState { handed: None, wake }),
         });
         let mut queue = self.lock();
-        queue.waiters.push_back(waiter.clone());
-        self.set_len(queue.waiters.len());
+        queue.entries.push_back(waiter.clone());
+        queue.queued += 1;
+        self.set_len(queue.queued);
         waiter
     }
 
-    /// Takes `waiter` out of the queue (W2). `Some(index)` if it was handed
-    /// one before it could leave: the caller owns that index.
-    pub(crate) fn cancel(&self, waiter: &Arc<Waiter>) -> Option<u32> {
+    /// Offers a return's `index` to the longest waiter: a task, or a thread
+    /// whose turn for fairness came, is handed it; for any other thread at
+    /// the front, `to_ring` puts the index in the ring under the queue lock
+    /// (module docs: L) and the thread is to be woken to race for it.
+    pub(crate) fn offer(&self, index: u32, to_ring: impl FnOnce(u32)) -> Offer {
         let mut queue = self.lock();
-        if let Some(at) = queue.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
-            queue.waiters.remove(at);
-            self.set_len(queue.waiters.len());
-            return None;
+        let Some(thread) = queue.front().map(|w| w.thread) else {
+            return Offer::Nobody(index);
+        };
+        if thread && !queue.fairness.turn() {
+            let wakeup = queue.wake_front();
+            if cfg!(iobuf_mutant = "wait_ring_after_unlock") {
+                // The mutant: the index reaches the ring only after the
+                // lock is released, so the front thread can leave (and
+                // serve) before it lands; the waiters behind it strand.
+                drop(queue);
+            }
+            to_ring(index);
+            return Offer::Raced(wakeup);
+        }
+        Offer::Handed(queue.hand_front(self, index))
+    }
+
+    /// One step of serving the ring's indices to waiters: the front waiter
+    /// is handed one if it is a task or a thread whose turn came, else
+    /// woken to race for them (only if the ring is not empty). `dequeue`
+    /// and `looks_empty` run under the queue lock.
+    pub(crate) fn serve(
+        &self,
+        dequeue: impl FnOnce() -> Option<u32>,
+        looks_empty: impl FnOnce() -> bool,
+    ) -> Step {
+        let mut queue = self.lock();
+        let Some(thread) = queue.front().map(|w| w.thread) else {
+            return Step::Done;
+        };
+        if thread {
+            if looks_empty() {
+                return Step::Done;
+            }
+            if !queue.fairness.turn() {
+                return Step::Raced(queue.wake_front());
+            }
+        }
+        match dequeue() {
+            Some(index) => Step::Handed(queue.hand_front(self, index)),
+            None => Step::Done,
+        }
+    }
+
+    /// Takes `waiter` out of the queue (W2), and its waker out of it (to be
+    /// dropped by the caller, outside every lock: W4). `Some(index)` if it
+    /// was handed one before it could leave: the caller owns that index.
+    pub(crate) fn leave(&self, waiter: &Waiter) -> Option<u32> {
+        let mut queue = self.lock();
+        // ORDERING: Relaxed: `queued` is only accessed under the queue lock.
+        let queued = waiter.queued.load(Ordering::Relaxed);
+        if queued {
+            // ORDERING: Relaxed, as above.
+            waiter.queued.store(false, Ordering::Relaxed);
+            queue.queued -= 1;
+            self.set_len(queue.queued);
+            queue.sweep();
         }
         drop(queue);
+        let mut state = waiter.lock();
+        let waker = std::mem::replace(&mut state.wake, Wake::Task(None));
+        let handed = state.handed.take();
+        drop(state);
+        drop(waker);
+        if queued {
+            return None;
+        }
         if cfg!(iobuf_mutant = "wait_cancel_drops_handoff") {
             // The mutant: a waiter served and cancelled in the same breath
             // forgets what it was handed (the models must catch the loss).
             return None;
         }
-        // Not queued, so a hand-off popped it and handed it an index under
-        // the lock we just took (W1).
-        let handed = waiter.take_handed();
+        // Not queued, so a hand-off took it out and handed it an index
+        // under the lock we just took (W1).
         debug_assert!(handed.is_some(), "a waiter left the queue unserved");
         handed
     }
 }
 
 impl Queue {
-    /// Whether a thread at the front is due a hand-off; if so, the next one
-    /// is due `FAIR_EVERY` from now. (Never under loom: its models must be
-    /// deterministic, and the task path covers hand-offs.)
-    fn fair_turn(&mut self) -> bool {
-        if cfg!(all(loom, test)) {
-            return false;
-        }
-        let now = Instant::now();
-        match self.fair_at {
-            Some(at) if now < at => false,
-            _ => {
-                self.fair_at = Some(now + FAIR_EVERY);
-                true
+    /// The longest queued waiter, dropping the entries of waiters that
+    /// left from the front.
+    fn front(&mut self) -> Option<&Arc<Waiter>> {
+        // ORDERING: Relaxed: `queued` is only accessed under the queue lock.
+        while let Some(w) = self.entries.front() {
+            if w.queued.load(Ordering::Relaxed) {
+                break;
             }
+            self.entries.pop_front();
+        }
+        self.entries.front()
+    }
+
+    /// The wake-up of the front waiter (a thread, which `front` returned),
+    /// which stays queued.
+    fn wake_front(&mut self) -> Wakeup {
+        self.entries
+            .front()
+            .expect("a front waiter")
+            .lock()
+            .wake
+            .wakeup()
+    }
+
+    /// Takes the front waiter (queued: `front` returned it) out of the
+    /// queue and hands it `index`, under the queue lock (W1).
+    fn hand_front(&mut self, waiters: &WaitQueue, index: u32) -> Wakeup {
+        let waiter = self.entries.pop_front().expect("a front waiter");
+        // ORDERING: Relaxed: under the queue lock.
+        waiter.queued.store(false, Ordering::Relaxed);
+        self.queued -= 1;
+        waiters.set_len(self.queued);
+        // The waiter's lock publishes the returner's writes to the buffer
+        // to it.
+        waiter.hand(index)
+    }
+
+    /// Drops the entries of waiters that left once they outnumber the
+    /// queued ones: amortised O(1) per leave.
+    fn sweep(&mut self) {
+        if self.entries.len() > 2 * self.queued + 32 {
+            // ORDERING: Relaxed: under the queue lock.
+            self.entries.retain(|w| w.queued.load(Ordering::Relaxed));
         }
     }
 }
 
 impl Waiter {
-    fn lock(&self) -> crate::sync::MutexGuard<'_, WaiterState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Locked<'_, WaiterState> {
+        sync::lock(&self.state)
     }
 
-    /// Hands `index` over; the caller wakes the waiter with the returned
-    /// [`Wakeup`] once it holds no lock.
+    /// Hands `index` over; the caller delivers the returned [`Wakeup`]
+    /// once it holds no lock.
     fn hand(&self, index: u32) -> Wakeup {
         let mut state = self.lock();
         debug_assert!(state.handed.is_none(), "a waiter was handed two indices");
@@ -266,32 +428,38 @@ impl Waiter {
 
     /// For a task polled again: the handed index, or else the wake-up
     /// pointed at `waker` (the task may have moved to another worker),
-    /// unless the registered one already wakes the same task.
+    /// unless the registered one already wakes the same task. The new
+    /// waker is cloned, and the old one dropped, outside the lock (W4).
     pub(crate) fn take_handed_or_wake(&self, waker: &Waker) -> Option<u32> {
+        {
+            let mut state = self.lock();
+            if let Some(i) = state.handed.take() {
+                return Some(i);
+            }
+            // `will_wake` compares pointers: no user code.
+            if matches!(&state.wake, Wake::Task(Some(old)) if old.will_wake(waker)) {
+                return None;
+            }
+        }
+        let new = Wake::Task(Some(waker.clone()));
         let mut state = self.lock();
-        if let Some(i) = state.handed.take() {
-            return Some(i);
-        }
-        match &mut state.wake {
-            Wake::Task(Some(old)) if old.will_wake(waker) => {}
-            other => *other = Wake::Task(Some(waker.clone())),
-        }
-        None
-    }
-
-    /// Wakes the waiter without handing it anything (a thread woken to
-    /// race for the ring).
-    pub(crate) fn wake(&self) {
-        let wakeup = self.lock().wake.wakeup();
-        wakeup.wake();
+        let handed = state.handed.take();
+        // Handed meanwhile: the task takes its index and needs no waker.
+        let unused = match handed {
+            Some(_) => new,
+            None => std::mem::replace(&mut state.wake, new),
+        };
+        drop(state);
+        drop(unused);
+        handed
     }
 }
 
 impl Wake {
-    /// What wakes this waiter, taken under its lock to be used after the
-    /// lock is released. A task's waker is taken (one wake per
-    /// registration; a re-poll registers again); a thread stays
-    /// registered, since it re-checks and parks again until served.
+    /// What wakes this waiter, taken under its lock to be delivered after
+    /// every lock is released. A task's waker is taken (a task is woken
+    /// once, when it is handed its index); a thread stays registered,
+    /// since it re-checks and parks again until served.
     fn wakeup(&mut self) -> Wakeup {
         match self {
             Wake::Thread(thread) => Wakeup::Thread(thread.clone()),
@@ -300,23 +468,55 @@ impl Wake {
     }
 }
 
-/// A wake-up taken under a waiter's lock and delivered after every lock is
-/// released (module docs).
+/// A wake-up taken under a waiter's lock and delivered through a
+/// [`Delivery`] after every lock is released (W4).
 #[must_use = "a waiter's wake-up must be delivered"]
-enum Wakeup {
-    Thread(thread::Thread),
+pub(crate) enum Wakeup {
+    Thread(sync::thread::Thread),
     Task(Waker),
-    /// The task's waker was taken by an earlier wake-up, and the task has
-    /// not been polled (and registered a new one) since.
+    /// The task has no waker (its future never registered one).
     Spent,
 }
 
-impl Wakeup {
-    fn wake(self) {
-        match self {
+/// The wake-ups one pool operation delivers, and the first panic a waker
+/// raised while it did (W5): the operation finishes its work, then calls
+/// [`finish`](Self::finish), which resumes that panic.
+#[derive(Default)]
+pub(crate) struct Delivery {
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl Delivery {
+    /// Delivers `wakeup` now; the caller holds no lock of the pool (W4).
+    pub(crate) fn wake(&mut self, wakeup: Wakeup) {
+        debug_assert_eq!(
+            sync::locks_held(),
+            0,
+            "a wake-up delivered under a lock of the pool"
+        );
+        let result = catch_unwind(AssertUnwindSafe(|| match wakeup {
             Wakeup::Thread(thread) => thread.unpark(),
             Wakeup::Task(waker) => waker.wake(),
             Wakeup::Spent => {}
+        }));
+        if let Err(panic) = result {
+            self.panic.get_or_insert(panic);
+        }
+    }
+
+    /// Whether a waker panicked.
+    pub(crate) fn panicked(&self) -> bool {
+        self.panic.is_some()
+    }
+
+    /// Resumes a waker's panic, if one was caught. During an unwind (a
+    /// future dropped by a panicking task) the second panic would abort the
+    /// process, so it is dropped instead.
+    pub(crate) fn finish(self) {
+        if let Some(panic) = self.panic {
+            if !std::thread::panicking() {
+                resume_unwind(panic);
+            }
         }
     }
 }

@@ -226,15 +226,28 @@ pub struct PoolStats {
     /// Of `in_use`, the buffers sitting in io_uring provided-buffer rings
     /// (`iobuf::uring::BufRing`), waiting for the kernel to pick them.
     pub provided: usize,
-    /// Blocking gets asleep right now, waiting for a buffer.
+    /// Getters queued right now, waiting for a buffer: blocking gets
+    /// asleep and `get_async` futures pending (see `waits`).
     pub waiting: usize,
     /// Of `available`, the buffers idle in threads' caches.
     pub cached: usize,
     /// Thread caches the pool tracks: one per thread that used it, dropped
     /// after the thread exits.
     pub thread_caches: usize,
-    /// Blocking gets that found the pool empty after spinning and slept.
+    /// Getters that found the pool empty and queued to wait:
+    /// `thread_waits + task_waits`.
     pub waits: u64,
-    /// Gets whose deadline passed before a buffer came back.
+    /// Blocking gets (`get`, `get_timeout`, …) that found the pool empty
+    /// after spinning and went to sleep in the queue.
+    pub thread_waits: u64,
+    /// `get_async` futures (and their `_owned`/`_index` twins) that found
+    /// the pool empty and returned `Pending`, queued.
+    pub task_waits: u64,
+    /// Blocking gets whose deadline (`get_timeout`) passed before a buffer
+    /// came back.
     pub timeouts: u64,
+    /// Queued futures dropped before they completed (a `select!`, a
+    /// `tokio::time::timeout`); a buffer handed to one went on to the
+    /// next waiter.
+    pub cancellations: u64,
 }

@@ -24,6 +24,13 @@
 //! here (`cache` marks them `WAIT`), so a waiter never sleeps beside an idle
 //! buffer.
 //!
+//! The engine is the one place that serves waiters (`Engine::serve_waiters`):
+//! after a return, after a thread cache moved indices to the ring (the cache
+//! layer reports a `Moved` and never wakes anyone itself), and when a waiter
+//! leaves. Every path delivers its wake-ups through a `Delivery` once it
+//! holds no lock, and settles its own index before a waker's panic resumes
+//! (W4, W5 and the liveness invariant L in `wait.rs`).
+//!
 //! # Invariant
 //!
 //! - **I1** every index in `0..capacity` is in exactly one place: the ring,
@@ -32,15 +39,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::cache;
+use super::cache::{self, Gave, Moved};
 use crate::progress::Spin;
 use crate::ring::Ring;
 use crate::sync::{self, AtomicU64, Ordering};
-use crate::wait::{Offer, WaitQueue, Waiter, Wake};
+use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
 
 #[cfg(all(loom, test))]
 mod tests;
@@ -77,9 +84,11 @@ impl Wait {
 
 /// The ring, sleepers and thread caches of one pool.
 ///
-/// It lives in a heap allocation of its own, at a stable address: thread
-/// caches point to it (`cache::State`), and its owner frees it only after
-/// detaching every cache.
+/// Shared (`Arc`) by its pool and, weakly, by the pool's thread caches
+/// (`cache::Magazine`): a thread that flushes its cache at exit, or evicts
+/// it from its table, reaches the engine through that weak reference, and
+/// keeps it alive until it has served the waiters it may have to wake, even
+/// if the pool drops meanwhile.
 pub(crate) struct Engine {
     pub(super) ring: Ring,
     pub(super) waiters: WaitQueue,
@@ -88,44 +97,88 @@ pub(crate) struct Engine {
     pub(super) pool_id: u32,
     /// Indices per thread cache; 0 turns caching off.
     pub(super) cache_capacity: u32,
-    waits: AtomicU64,
-    timeouts: AtomicU64,
+    /// This engine, for the thread caches' weak references.
+    pub(super) me: Weak<Engine>,
+    counters: Counters,
     /// Buffers lent to io_uring provided-buffer rings (`crate::uring`).
     provided: AtomicU64,
 }
 
+/// The slow-path statistics (`PoolStats`); every one `Relaxed`: counts,
+/// which order nothing.
+#[derive(Default)]
+struct Counters {
+    thread_waits: AtomicU64,
+    task_waits: AtomicU64,
+    timeouts: AtomicU64,
+    cancellations: AtomicU64,
+}
+
+/// The counters of [`Engine::counters`].
+pub(crate) struct Counts {
+    pub(crate) thread_waits: u64,
+    pub(crate) task_waits: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) cancellations: u64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        // ORDERING: Relaxed: a statistic.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Engine {
     /// An engine whose ring holds every index of `0..capacity`.
-    pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Engine {
-        Engine {
+    pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Arc<Engine> {
+        Arc::new_cyclic(|me| Engine {
             ring: Ring::new_full(capacity),
             waiters: WaitQueue::default(),
             caches: cache::Registry::default(),
             pool_id,
             cache_capacity,
-            waits: AtomicU64::new(0),
-            timeouts: AtomicU64::new(0),
+            me: me.clone(),
+            counters: Counters::default(),
             provided: AtomicU64::new(0),
-        }
+        })
     }
 
     /// A free index: strike, then (unless `wait` is `Never`) spin and
     /// sleep. `None` when `wait` ran out with every index held.
     pub(crate) fn take(&self, wait: Wait) -> Option<u32> {
-        if let Some(i) = self.strike() {
-            return Some(i);
-        }
-        match wait {
+        let mut delivery = Delivery::default();
+        let got = self.strike(&mut delivery).or_else(|| match wait {
             Wait::Never => None,
-            Wait::Forever => self.wait(None),
-            Wait::Until(deadline) => self.wait(Some(deadline)),
+            Wait::Forever => self.wait(None, &mut delivery),
+            Wait::Until(deadline) => self.wait(Some(deadline), &mut delivery),
+        });
+        self.settle(got, delivery)
+    }
+
+    /// The end of an acquire: `got` for the caller, unless a waker
+    /// panicked on the way (W5 in `wait.rs`): then `got` goes back to the
+    /// pool and the panic resumes.
+    fn settle(&self, got: Option<u32>, delivery: Delivery) -> Option<u32> {
+        if delivery.panicked() {
+            if let Some(i) = got {
+                // A second panicking waker here is dropped: the first one
+                // resumes below.
+                let mut again = Delivery::default();
+                self.give_shared(i, &mut again);
+                drop(again);
+            }
+            delivery.finish();
         }
+        got
     }
 
     /// One attempt: this thread's cache, the ring, other threads' caches.
-    fn strike(&self) -> Option<u32> {
+    fn strike(&self, delivery: &mut Delivery) -> Option<u32> {
         if self.cache_capacity != 0 {
-            cache::take(self)
+            let (got, moved) = cache::take(self);
+            self.after_move(moved, delivery);
+            got
         } else if self.waiters.has_waiters() {
             // While others wait, the ring is usually empty (returns are
             // handed to waiting tasks, and a front thread takes the one put
@@ -140,7 +193,7 @@ impl Engine {
     /// Spin, then sleep until a return hands us an index or `deadline`
     /// passes.
     #[cold]
-    fn wait(&self, deadline: Option<Instant>) -> Option<u32> {
+    fn wait(&self, deadline: Option<Instant>, delivery: &mut Delivery) -> Option<u32> {
         // Under loom straight to the queue: the spin and the yield only
         // poll (they decide nothing the queue's protocol relies on), and a
         // loop bounded by the clock would make the models nondeterministic.
@@ -149,19 +202,35 @@ impl Engine {
                 return Some(i);
             }
         }
-        let waiter = self.enqueue(Wake::Thread(sync::thread::current()));
+        Counters::bump(&self.counters.thread_waits);
+        let waiter = self.waiters.register(Wake::Thread(sync::thread::current()));
         let got = loop {
-            if let Some(i) = self.retry(&waiter) {
+            if let Some(i) = waiter.take_handed() {
+                if cfg!(iobuf_mutant = "wait_handed_thread_skips_serve") {
+                    // The mutant: a thread handed its index leaves without
+                    // serving, though it may have been woken for an index
+                    // in the ring that it never took.
+                    self.left(false, delivery);
+                    return Some(i);
+                }
+                break Some(i);
+            }
+            if let Some(i) = self.look_again(&waiter, delivery) {
                 break Some(i);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // Leaving unserved; an index handed at the last moment is
                 // ours, so take it rather than lose it (W2).
-                break self.waiters.cancel(&waiter);
+                let handed = self.waiters.leave(&waiter);
+                if handed.is_none() {
+                    Counters::bump(&self.counters.timeouts);
+                }
+                break handed;
             }
             sync::park(deadline);
         };
-        self.dequeued(got.is_some());
+        // A thread serves whenever it leaves (L in `wait.rs`).
+        self.left(true, delivery);
         got
     }
 
@@ -194,10 +263,10 @@ impl Engine {
     }
 
     /// A look at the ring where it is likely empty (a spinning or yielding
-    /// getter, a waiter's retry, a task's strike while others wait): loads
-    /// only, and a dequeue (which writes the shared head and tail) only
-    /// once a return has landed. An empty answer is as good as a failed
-    /// dequeue for the Dekker pattern (`Ring::looks_empty`).
+    /// getter, a waiter's look, a strike while others wait): loads only,
+    /// and a dequeue (which writes the shared head and tail) only once a
+    /// return has landed. An empty answer is as good as a failed dequeue
+    /// for the Dekker pattern (`Ring::looks_empty`).
     fn poll_ring(&self) -> Option<u32> {
         if self.ring.looks_empty() {
             return None;
@@ -205,24 +274,12 @@ impl Engine {
         self.ring.dequeue()
     }
 
-    /// Queues a waiter: a thread about to park, or a task about to return
-    /// `Pending`.
-    fn enqueue(&self, wake: Wake) -> Arc<Waiter> {
-        // ORDERING: Relaxed: a statistic.
-        self.waits.fetch_add(1, Ordering::Relaxed);
-        self.waiters.register(wake)
-    }
-
-    /// A queued waiter's check: the index handed to it, else one more look
-    /// at the ring and the other threads' caches (after
-    /// registering: the waiter's half of the Dekker pattern in `wait.rs`;
-    /// stealing also marks every cache `WAIT`). On success the waiter has
-    /// left the queue; on `None` it is still queued.
-    fn retry(&self, waiter: &Arc<Waiter>) -> Option<u32> {
-        if let Some(i) = waiter.take_handed() {
-            return Some(i);
-        }
-        let caching = self.cache_capacity != 0;
+    /// A queued waiter's look at the ring and the other threads' caches
+    /// (after registering: the waiter's half of the Dekker pattern in
+    /// `wait.rs`; stealing also marks every cache `WAIT`). On success the
+    /// waiter has left the queue, and an index handed to it meanwhile has
+    /// gone on (W2); on `None` it is still queued.
+    fn look_again(&self, waiter: &Waiter, delivery: &mut Delivery) -> Option<u32> {
         // `poll_ring`: right after registering (a failed strike), the ring
         // is most likely still empty, and its loads say so without a failed
         // dequeue's four read-modify-writes on shared lines. (A thread woken
@@ -237,31 +294,35 @@ impl Engine {
         } else {
             self.poll_ring()
         };
+        // Stolen indices beyond ours are served when we leave (`left`).
         let got = ring.or_else(|| {
-            caching
-                .then(|| self.caches.steal(self, None, true))
-                .flatten()
+            if self.cache_capacity == 0 {
+                return None;
+            }
+            let moved = self.caches.steal(None, true, &self.ring);
+            self.ring.dequeue().or_else(|| {
+                // Others took what we moved; whatever reached the ring
+                // since has its returner's serve behind it, but ours must
+                // not be skipped.
+                self.after_move(moved, delivery);
+                None
+            })
         })?;
-        // Leave the queue; an index handed to us meanwhile goes on (W2), and
-        // so does the torch: the ring may hold more for those behind us.
-        match self.waiters.cancel(waiter) {
-            Some(extra) => self.give_shared(extra),
-            None => self.serve_waiters(),
+        if let Some(extra) = self.waiters.leave(waiter) {
+            self.give_shared(extra, delivery);
         }
         Some(got)
     }
 
-    /// After a waiter left the queue, served (`got`) or not.
-    fn dequeued(&self, got: bool) {
+    /// After a waiter left the queue: let the caches keep their returns
+    /// again if nobody waits, and serve (unless it was a task handed its
+    /// index, which owes nothing: L in `wait.rs`).
+    fn left(&self, serve: bool, delivery: &mut Delivery) {
         if self.cache_capacity != 0 {
             self.caches.stop_waiting(self);
         }
-        if !got {
-            // A thread woken for an index that then left unserved (a
-            // timeout) passes the torch to the next waiter.
-            self.serve_waiters();
-            // ORDERING: Relaxed: a statistic.
-            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        if serve {
+            self.serve_waiters(delivery);
         }
     }
 
@@ -274,25 +335,29 @@ impl Engine {
     }
 
     /// Returns `index` past the inlined cache hit: into this thread's cache
-    /// if it has room and nobody waits, else to the ring.
+    /// if it has room and nobody waits, else to a waiter or the ring.
     pub(crate) fn give(&self, index: u32) {
+        let mut delivery = Delivery::default();
         if self.cache_capacity != 0 {
-            cache::give(self, index);
+            match cache::give(self, index) {
+                Gave::Kept => {}
+                Gave::Spilled(moved) => self.after_move(moved, &mut delivery),
+                Gave::Shared(index) => self.give_shared(index, &mut delivery),
+            }
         } else {
-            self.give_shared(index);
+            self.give_shared(index, &mut delivery);
         }
+        delivery.finish();
     }
 
     /// Returns `index` where everyone can have it: offered to the longest
     /// waiter if anyone waits (`WaitQueue::offer`), else to the ring. When
     /// nobody waits it costs the ring's enqueue and one load.
-    pub(super) fn give_shared(&self, index: u32) {
+    pub(super) fn give_shared(&self, index: u32, delivery: &mut Delivery) {
         let index = if self.waiters.has_waiters() {
-            match self.waiters.offer(index) {
-                Offer::Handed => return,
-                Offer::RingThenWake(thread) => {
-                    self.ring.enqueue(index);
-                    thread.wake();
+            match self.waiters.offer(index, |i| self.ring.enqueue(i)) {
+                Offer::Handed(wakeup) | Offer::Raced(wakeup) => {
+                    delivery.wake(wakeup);
                     return;
                 }
                 Offer::Nobody(index) => index,
@@ -301,28 +366,33 @@ impl Engine {
             index
         };
         self.ring.enqueue(index);
-        self.serve_waiters();
+        self.serve_waiters(delivery);
     }
 
-    /// After indices landed in the ring, or a waiter left: offers them to
-    /// waiters that could miss them (the return's half of the Dekker
-    /// pattern in `wait.rs`, and the torch a woken thread passes on). One
-    /// load when nobody waits.
-    pub(super) fn serve_waiters(&self) {
+    /// After a thread cache moved indices to the ring, with its locks
+    /// released: serve the waiters that may be owed them (L in `wait.rs`).
+    pub(super) fn after_move(&self, moved: Moved, delivery: &mut Delivery) {
+        if moved.any() {
+            self.serve_waiters(delivery);
+        }
+    }
+
+    /// After indices landed in the ring, or a waiter left: hands them to
+    /// waiters (the return's half of the Dekker pattern in `wait.rs`, and
+    /// the torch a leaving thread passes on), or wakes the front thread to
+    /// race for them. One load when nobody waits.
+    pub(super) fn serve_waiters(&self, delivery: &mut Delivery) {
         while self.waiters.has_waiters() {
-            let Some(i) = self.ring.dequeue() else {
-                return;
-            };
-            match self.waiters.offer(i) {
-                Offer::Handed => {}
-                Offer::RingThenWake(thread) => {
-                    self.ring.enqueue(i);
-                    thread.wake();
+            match self
+                .waiters
+                .serve(|| self.ring.dequeue(), || self.ring.looks_empty())
+            {
+                Step::Handed(wakeup) => delivery.wake(wakeup),
+                Step::Raced(wakeup) => {
+                    delivery.wake(wakeup);
                     return;
                 }
-                // The waiter left: back to the ring, and look again: one
-                // may have queued while we held the index.
-                Offer::Nobody(i) => self.ring.enqueue(i),
+                Step::Done => return,
             }
         }
     }
@@ -356,12 +426,17 @@ impl Engine {
         self.provided.load(Ordering::Relaxed) as usize
     }
 
-    /// Getters that went to sleep, and those that gave up at a deadline.
-    pub(crate) fn counters(&self) -> (u64, u64) {
+    /// The slow-path counters.
+    pub(crate) fn counters(&self) -> Counts {
+        let c = &self.counters;
         // ORDERING: Relaxed: statistics; no edge is needed.
-        let waits = self.waits.load(Ordering::Relaxed);
-        // ORDERING: Relaxed: statistics.
-        (waits, self.timeouts.load(Ordering::Relaxed))
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counts {
+            thread_waits: load(&c.thread_waits),
+            task_waits: load(&c.task_waits),
+            timeouts: load(&c.timeouts),
+            cancellations: load(&c.cancellations),
+        }
     }
 }
 
@@ -399,36 +474,53 @@ impl Future for Take<'_> {
 impl Take<'_> {
     #[inline(never)]
     fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
-        let engine = self.engine;
-        let Some(waiter) = &self.waiter else {
-            // First poll, past the cache: a strike, no spinning (the
-            // executor's thread is not ours to hold).
-            if let Some(i) = engine.strike() {
-                return Poll::Ready(i);
-            }
-            let waiter = engine.enqueue(Wake::Task(Some(cx.waker().clone())));
-            if let Some(i) = engine.retry(&waiter) {
-                engine.dequeued(true);
-                return Poll::Ready(i);
-            }
-            self.waiter = Some(waiter);
-            return Poll::Pending;
-        };
-        if let Some(i) = waiter.take_handed_or_wake(cx.waker()) {
-            self.waiter = None;
-            engine.dequeued(true);
-            return Poll::Ready(i);
+        let mut delivery = Delivery::default();
+        let got = self.poll_queued(cx, &mut delivery);
+        match self.engine.settle(got, delivery) {
+            Some(i) => Poll::Ready(i),
+            None => Poll::Pending,
         }
-        Poll::Pending
+    }
+
+    fn poll_queued(&mut self, cx: &mut Context<'_>, delivery: &mut Delivery) -> Option<u32> {
+        let engine = self.engine;
+        if let Some(waiter) = &self.waiter {
+            let i = waiter.take_handed_or_wake(cx.waker())?;
+            self.waiter = None;
+            // Handed its index: a task owes no serve (L in `wait.rs`).
+            engine.left(false, delivery);
+            return Some(i);
+        }
+        // First poll, past the cache: a strike, no spinning (the executor's
+        // thread is not ours to hold).
+        if let Some(i) = engine.strike(delivery) {
+            return Some(i);
+        }
+        // The waker is cloned before any lock is taken (W4).
+        let wake = Wake::Task(Some(cx.waker().clone()));
+        Counters::bump(&engine.counters.task_waits);
+        // Kept in `self` before the look: if a waker panics during it (a
+        // steal's serve may hand an index to this very waiter), `Drop`
+        // finds the waiter and gives on what it was handed (W5).
+        let waiter = self.waiter.insert(engine.waiters.register(wake));
+        let i = engine.look_again(waiter, delivery)?;
+        self.waiter = None;
+        engine.left(true, delivery);
+        Some(i)
     }
 
     #[inline(never)]
     fn cancel(&mut self, waiter: Arc<Waiter>) {
-        // Cancelled: leave the queue, and pass on what we were handed.
-        if let Some(i) = self.engine.waiters.cancel(&waiter) {
-            self.engine.give_shared(i);
+        // Cancelled: leave the queue, and pass on what we were handed (W2).
+        let engine = self.engine;
+        Counters::bump(&engine.counters.cancellations);
+        let mut delivery = Delivery::default();
+        if let Some(i) = engine.waiters.leave(&waiter) {
+            engine.give_shared(i, &mut delivery);
         }
-        self.engine.dequeued(false);
+        drop(waiter);
+        engine.left(true, &mut delivery);
+        delivery.finish();
     }
 }
 

@@ -51,7 +51,10 @@
 //!   committed at once: 32 GiB at capacity 2^31). With caching on, a
 //!   thread's first get or return on a pool allocates its cache (four heap
 //!   allocations: the cache, its slots, and an entry in the thread's and the
-//!   pool's lists); nothing else allocates after creation.
+//!   pool's lists); and a getter that queues to wait (a blocking `get`
+//!   that goes to sleep, a `get_async` future that returns `Pending`)
+//!   allocates its queue entry (one `Arc`, freed when it leaves). Nothing
+//!   else allocates after creation.
 
 mod aliases;
 mod cache;
@@ -64,7 +67,6 @@ mod traits;
 use std::fmt;
 use std::future::Future;
 use std::mem::size_of;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,13 +120,11 @@ use slab::Slab;
 /// # Ok::<(), iobuf::Error>(())
 /// ```
 pub struct BoundedPool<T> {
-    /// Free indices, sleepers and thread caches: a heap allocation of its
-    /// own, at a stable address, that thread caches point to. Owned through
-    /// a raw pointer, not a `Box`: other threads' caches keep `&Engine`
-    /// borrows into it (flushing at thread exit) while the pool moves or
-    /// drops, which a `Box`'s uniqueness would forbid. Freed in `Drop`,
-    /// after every cache is detached.
-    engine: NonNull<Engine>,
+    /// Free indices, sleepers and thread caches, shared with the thread
+    /// caches' weak references (a thread flushing its cache at exit keeps
+    /// it alive until it is done, even if the pool drops meanwhile). It
+    /// holds indices only, never a pointer into the slab.
+    engine: Arc<Engine>,
     slab: Slab<T>,
     settings: Settings<T>,
     /// Distinguishes this pool's tokens and caches from every other pool's;
@@ -252,9 +252,8 @@ impl<T> BoundedPool<T> {
     /// The pool over a slab whose every item is initialised.
     fn from_parts(slab: Slab<T>, settings: Settings<T>) -> Result<Self, Error> {
         let id = next_pool_id()?;
-        let engine = Box::new(Engine::new(slab.capacity(), id, settings.cache_capacity));
         Ok(BoundedPool {
-            engine: NonNull::from(Box::leak(engine)),
+            engine: Engine::new(slab.capacity(), id, settings.cache_capacity),
             slab,
             settings,
             id,
@@ -264,10 +263,7 @@ impl<T> BoundedPool<T> {
     /// The free indices, sleepers and thread caches.
     #[inline(always)]
     fn engine(&self) -> &Engine {
-        // SAFETY: `engine` points to the `Engine` leaked in `from_parts`,
-        // freed only in `Drop`, so it is valid while `&self` is; it is only
-        // ever borrowed shared (never `&mut`).
-        unsafe { self.engine.as_ref() }
+        &self.engine
     }
 
     /// The number of buffers.
@@ -298,7 +294,7 @@ impl<T> BoundedPool<T> {
     pub fn stats(&self) -> PoolStats {
         let engine = self.engine();
         let available = engine.available();
-        let (waits, timeouts) = engine.counters();
+        let counts = engine.counters();
         PoolStats {
             capacity: self.capacity(),
             available,
@@ -307,8 +303,11 @@ impl<T> BoundedPool<T> {
             waiting: engine.waiting(),
             cached: engine.caches.cached(),
             thread_caches: engine.caches.count(),
-            waits,
-            timeouts,
+            waits: counts.thread_waits + counts.task_waits,
+            thread_waits: counts.thread_waits,
+            task_waits: counts.task_waits,
+            timeouts: counts.timeouts,
+            cancellations: counts.cancellations,
         }
     }
 
@@ -435,8 +434,18 @@ impl<T> BoundedPool<T> {
     /// The future is `Send` when `T: Send`. It is **cancel-safe**: dropped
     /// at any point (say by `tokio::time::timeout`), it loses neither a
     /// buffer nor a wake-up; a buffer handed to it just before goes on to
-    /// the next waiter. A future that parks allocates once (its queue
-    /// entry); one that finds a buffer free allocates nothing.
+    /// the next waiter. A future that returns `Pending` allocates once (its
+    /// queue entry); one that finds a buffer free allocates nothing.
+    ///
+    /// Wakers run after the pool released every lock it holds, so a waker
+    /// may poll its task inline and re-enter the pool. A waker that panics
+    /// loses no buffer: the buffer was handed to its future first, and the
+    /// panic resumes in the operation that woke it (a return, or another
+    /// getter) once that operation has put every buffer where it belongs.
+    /// A future that is `mem::forget`ten while queued never leaves the
+    /// queue: the buffer a return hands it when it reaches the front is
+    /// lost with it, as a forgotten guard's is (one buffer, no more; the
+    /// waiters behind it are served).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -639,18 +648,12 @@ impl<H, F: Fn(u32) -> H + Unpin> Future for Hold<'_, F> {
 
 impl<T> Drop for BoundedPool<T> {
     fn drop(&mut self) {
-        // Caches first: a thread flushing later must find them detached.
-        self.engine().caches.detach_all();
         // SAFETY: every item was initialised at creation and is dropped only
         // here; no guard outlives the pool (guards borrow it or hold an Arc
         // of it), and tokens left over cannot reach it any more.
         unsafe { self.slab.drop_items(self.capacity()) };
-        // SAFETY: `engine` came from `Box::leak` in `from_parts` and is
-        // freed only here. Every cache is detached (above, under its lock),
-        // so no thread holds or can take a `&Engine` any more
-        // (`Exclusive::engine` hands one out only while not detached), and
-        // `&mut self` excludes this pool's own methods.
-        drop(unsafe { Box::from_raw(self.engine.as_ptr()) });
+        // The engine goes with its last `Arc`: here, or at the end of a
+        // thread's flush that holds it now (it points into no buffer).
     }
 }
 

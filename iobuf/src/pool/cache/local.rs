@@ -25,9 +25,9 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{Fast, Magazine, SLOTS};
+use super::{Fast, Magazine, Moved, SLOTS};
 use crate::pool::engine::Engine;
-use crate::sync::Ordering;
+use crate::sync::{Held, Ordering};
 
 /// The fast table: no destructor, so `thread_local!` access is a plain
 /// thread-pointer-relative load.
@@ -61,10 +61,17 @@ impl Drop for Owned {
                 id.set(0);
             }
         });
-        for magazine in self.0.borrow_mut().drain(..) {
-            magazine.lock().drain();
+        // Out of the `RefCell` before any flush: flushing serves waiters,
+        // whose wakers must not run under a borrow (W4 in `wait.rs`).
+        let magazines = std::mem::take(self.0.get_mut());
+        for magazine in magazines {
+            let delivery = magazine.flush();
             // ORDERING: Release: after the flush; see `Magazine::is_retired`.
             magazine.retired.store(true, Ordering::Release);
+            // A panic cannot unwind out of a thread-local destructor (the
+            // process would abort): a waker's panic is dropped here, after
+            // every wake-up was delivered.
+            drop(delivery);
         }
     }
 }
@@ -118,33 +125,55 @@ pub(crate) fn push(pool_id: u32, index: u32) -> bool {
 
 /// A strike past a missed fast path, for a pool with caching on: this
 /// thread's cache (found or made), a refill from the ring, then the other
-/// threads' caches.
-pub(crate) fn take(engine: &Engine) -> Option<u32> {
-    match Local::find(engine) {
-        Some(local) => match local.magazine.pop() {
-            Fast::Got(i) => Some(i),
-            _ => local.refill(),
-        },
+/// threads' caches. The engine serves the waiters for what a steal moved
+/// (`Moved`) once this returns.
+pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
+    let own = match Local::find(engine) {
+        Some(local) => {
+            if let Fast::Got(i) = local.magazine.pop() {
+                return (Some(i), Moved::default());
+            }
+            if let Some(i) = local.refill() {
+                return (Some(i), Moved::default());
+            }
+            Some(local.magazine)
+        }
         // The thread is exiting: the ring, then the other caches.
-        None => engine
-            .ring
-            .dequeue()
-            .or_else(|| engine.caches.steal(engine, None, false)),
-    }
+        None => {
+            if let Some(i) = engine.ring.dequeue() {
+                return (Some(i), Moved::default());
+            }
+            None
+        }
+    };
+    let moved = engine.caches.steal(own, false, &engine.ring);
+    (engine.ring.dequeue(), moved)
+}
+
+/// What [`give`] did with an index.
+pub(crate) enum Gave {
+    /// Cached in this thread's magazine.
+    Kept,
+    /// Cached, after a batch went to the ring to make room: the engine
+    /// serves the waiters for it.
+    Spilled(Moved),
+    /// Not cached (a getter waits, or the thread is exiting): the engine
+    /// gives it to a waiter or the ring.
+    Shared(u32),
 }
 
 /// A return past a missed fast path, for a pool with caching on: this
-/// thread's cache (found or made), spilling a batch when full; the ring
-/// when a getter waits or the thread is exiting.
-pub(crate) fn give(engine: &Engine, index: u32) {
+/// thread's cache (found or made), spilling a batch when full; back to the
+/// engine when a getter waits or the thread is exiting.
+pub(crate) fn give(engine: &Engine, index: u32) -> Gave {
     match Local::find(engine) {
         Some(local) => {
             if let Fast::Done = local.magazine.push(index) {
-                return;
+                return Gave::Kept;
             }
-            local.spill(index);
+            local.spill(index)
         }
-        None => engine.give_shared(index),
+        None => Gave::Shared(index),
     }
 }
 
@@ -162,6 +191,12 @@ impl<'a> Local<'a> {
     /// and moving it to the front of the table; `None` if the thread is
     /// exiting.
     fn find(engine: &'a Engine) -> Option<Local<'a>> {
+        if cfg!(all(loom, test)) {
+            // Loom's model threads share the OS thread's thread-locals,
+            // which would outlive each model: under loom every thread is an
+            // exiting one, and the models drive magazines directly.
+            return None;
+        }
         let ptr = match lookup(engine.pool_id) {
             Lookup::Found(ptr) => ptr,
             Lookup::Missing => attach(engine)?,
@@ -178,40 +213,34 @@ impl<'a> Local<'a> {
     }
 
     /// The cache is empty (or being stolen from): take a batch from the
-    /// ring, keep all but one, and return that one; else steal from the
-    /// other threads' caches.
+    /// ring, keep all but one, and return that one. `None` when the ring
+    /// is empty too (the caller then steals).
     #[cold]
     fn refill(&self) -> Option<u32> {
         let mut mag = self.magazine.lock();
         if let Some(i) = mag.pop_one() {
             return Some(i);
         }
-        mag.fill_from_ring(mag.batch());
-        let first = mag.pop_one();
-        drop(mag);
-        first.or_else(|| {
-            self.engine
-                .caches
-                .steal(self.engine, Some(self.magazine), false)
-        })
+        mag.fill_from_ring(&self.engine.ring, mag.batch());
+        mag.pop_one()
     }
 
-    /// The cache is full, being stolen from, or a getter waits: send
-    /// `index` to the ring if someone waits, else make room by moving a
-    /// batch to the ring.
+    /// The cache is full, being stolen from, or a getter waits: back to
+    /// the engine if someone waits, else make room by moving a batch to
+    /// the ring.
     #[cold]
-    fn spill(&self, index: u32) {
+    fn spill(&self, index: u32) -> Gave {
         let mut mag = self.magazine.lock();
         if self.engine.waiters.has_waiters() {
-            drop(mag);
-            self.engine.give_shared(index);
-            return;
+            return Gave::Shared(index);
         }
-        if !mag.push_one(index) {
-            mag.move_to_ring(mag.batch());
-            let kept = mag.push_one(index);
-            debug_assert!(kept, "a spill left no room");
+        if mag.push_one(index) {
+            return Gave::Kept;
         }
+        let moved = mag.move_to_ring(&self.engine.ring, mag.batch());
+        let kept = mag.push_one(index);
+        debug_assert!(kept, "a spill left no room");
+        Gave::Spilled(moved)
     }
 }
 
@@ -262,12 +291,15 @@ fn forget(magazine: *const Magazine) {
 }
 
 /// Finds or makes this thread's magazine for `engine`'s pool and puts it at
-/// the front of the fast table; `None` if the thread is exiting.
+/// the front of the fast table; `None` if the thread is exiting. A magazine
+/// evicted from the table (of this pool or another) is flushed to its pool
+/// once the thread's `RefCell` borrow is released (W4 in `wait.rs`).
 #[cold]
 fn attach(engine: &Engine) -> Option<*const Magazine> {
-    OWNED
+    let (ptr, evicted) = OWNED
         .try_with(|owned| {
             let mut owned = owned.0.borrow_mut();
+            let _held = Held::new();
             // Forget magazines of dropped pools, in the fast table first so
             // that it never holds a pointer to a freed magazine.
             owned.retain(|m| {
@@ -297,13 +329,16 @@ fn attach(engine: &Engine) -> Option<*const Magazine> {
                 t.magazines[0].set(ptr);
                 evicted
             });
-            if let Some(evicted) = evicted {
-                // SAFETY: read from the table; `owned`, borrowed here, still
-                // holds it. Its indices go back to its pool, where other
-                // threads can have them.
-                unsafe { magazine(evicted) }.lock().drain();
-            }
-            ptr
+            // `owned` holds every magazine the table pointed to: the
+            // evicted one's `Arc`, kept past the borrow for its flush.
+            let evicted = evicted.and_then(|e| owned.iter().find(|m| Arc::as_ptr(m) == e).cloned());
+            (ptr, evicted)
         })
-        .ok()
+        .ok()?;
+    if let Some(evicted) = evicted {
+        // Its indices go back to its pool, where other threads can have
+        // them.
+        evicted.flush().finish();
+    }
+    Some(ptr)
 }

@@ -40,31 +40,45 @@
 //! A put checks the pool's waiter count inside the same protected section.
 //! A getter raises the count before it steals, so either the put sees the
 //! waiter and sends its index to the ring, waking the sleeper, or the
-//! getter's steal sees the index in the magazine.
+//! getter's steal sees the index in the magazine. While getters wait
+//! (`WAIT`), a refill takes one index for its caller and keeps none, so
+//! that no index a return put in the ring for a waiter sits idle here.
+//!
+//! # No user code under these locks
+//!
+//! This layer moves indices between magazines and the ring and never wakes
+//! anyone: each operation that moved indices to the ring returns a
+//! [`Moved`], and the engine serves the waiters once every lock of this
+//! layer (magazine, registry, the thread's table borrow) is released
+//! (W4 in `wait.rs`). Thread exit and table eviction, which the engine does
+//! not drive, do the same through the magazine's weak reference to it.
 //!
 //! # Lifetimes
 //!
 //! A magazine is shared (`Arc`) by its pool's registry and its thread's
-//! exit guard. Everything but the owner's fast path goes through the
-//! magazine's lock, which also guards `detached`. A dropped pool detaches its
-//! magazines, so no later flush pushes into it. Thread exit flushes the
-//! thread's magazines and disables its table, so that a buffer returned from
-//! a later thread-local destructor goes straight to the ring.
+//! exit guard, and holds its pool's engine weakly. Everything but the
+//! owner's fast path goes through the magazine's lock. A flush after the
+//! pool dropped finds no engine and forgets the indices; one that upgraded
+//! the reference first keeps the engine (not the pool's buffers) alive
+//! until it is done. Thread exit flushes the thread's magazines and
+//! disables its table, so that a buffer returned from a later thread-local
+//! destructor goes straight to the ring.
 
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crossbeam_utils::CachePadded;
 
 use super::engine::Engine;
-use crate::sync::{AtomicBool, AtomicU8, AtomicU32, Mutex, MutexGuard, Ordering, hint};
+use crate::ring::Ring;
+use crate::sync::{self, AtomicBool, AtomicU8, AtomicU32, Locked, Mutex, Ordering, hint};
 
 mod local;
 mod registry;
 #[cfg(all(loom, test))]
 mod tests;
 
-pub(crate) use local::{give, pop, push, take};
+pub(crate) use local::{Gave, give, pop, push, take};
 pub(crate) use registry::Registry;
 
 /// How many pools a thread keeps at hand in its fast table; a thread that
@@ -83,8 +97,10 @@ pub(crate) struct Magazine {
     /// What the owner touches on every operation, on one line. Thieves
     /// write `flags` there too, but only when they steal or a getter waits.
     hot: CachePadded<Hot>,
-    /// Taken by thieves, flushes and detaching, never by the fast path.
-    lock: Mutex<State>,
+    /// Taken by thieves and flushes, never by the fast path.
+    lock: Mutex<()>,
+    /// The pool's engine, while the pool (or a flush) keeps it alive.
+    engine: Weak<Engine>,
     pool_id: u32,
     /// Indices moved per refill or spill.
     batch: u32,
@@ -120,18 +136,22 @@ unsafe impl Send for Magazine {}
 // through the Mutex.
 unsafe impl Sync for Magazine {}
 
-/// What the lock guards.
-pub(crate) struct State {
-    /// The pool was dropped: nothing may be pushed into it any more.
-    detached: bool,
-    /// The pool's engine, valid while `!detached`.
-    engine: *const Engine,
-}
+/// Indices a cache operation moved to the ring: the engine serves the
+/// waiters for them once the cache's locks are released (module docs).
+#[must_use = "indices moved to the ring may be owed to waiters: serve them"]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Moved(u32);
 
-// SAFETY: `engine` is only dereferenced under the lock while `!detached`,
-// when the pool (which frees its engine only after detaching every
-// magazine, under this lock) is alive, and `Engine` is Sync.
-unsafe impl Send for State {}
+impl Moved {
+    /// Whether any index was moved.
+    pub(crate) fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    fn and(self, other: Moved) -> Moved {
+        Moved(self.0 + other.0)
+    }
+}
 
 /// What a fast-path operation decided.
 pub(crate) enum Fast {
@@ -144,7 +164,7 @@ pub(crate) enum Fast {
 impl Magazine {
     /// A magazine; `waiting` starts it with `WAIT` set (a getter sleeps).
     pub(crate) fn new(
-        engine: *const Engine,
+        engine: Weak<Engine>,
         pool_id: u32,
         capacity: u32,
         waiting: bool,
@@ -159,19 +179,40 @@ impl Magazine {
                 capacity,
                 items,
             }),
-            lock: Mutex::new(State {
-                detached: false,
-                engine,
-            }),
+            lock: Mutex::new(()),
+            engine,
             pool_id,
             batch: capacity.div_ceil(2),
             retired: AtomicBool::new(false),
         })
     }
 
-    /// Whether its pool was dropped.
+    /// Whether its pool's engine is gone.
     fn is_detached(&self) -> bool {
-        self.lock.lock().map(|s| s.detached).unwrap_or(true)
+        self.engine.strong_count() == 0
+    }
+
+    /// Moves every index to the pool's ring, if the engine is still alive,
+    /// and serves the waiters once the magazine's lock is released (thread
+    /// exit, eviction: paths the engine does not drive). Returns the
+    /// delivery for the caller to finish.
+    pub(crate) fn flush(&self) -> crate::wait::Delivery {
+        let mut delivery = crate::wait::Delivery::default();
+        let engine = self.engine.upgrade();
+        let mut mag = self.lock();
+        let moved = match &engine {
+            Some(engine) => mag.drain(&engine.ring),
+            // The pool is gone: its indices with it.
+            None => {
+                mag.set_len(0);
+                Moved(0)
+            }
+        };
+        drop(mag);
+        if let Some(engine) = engine {
+            engine.after_move(moved, &mut delivery);
+        }
+        delivery
     }
 
     /// Whether its thread exited.
@@ -304,7 +345,7 @@ impl Magazine {
     pub(crate) fn lock(&self) -> Exclusive<'_> {
         Exclusive {
             magazine: self,
-            state: self.lock.lock().unwrap_or_else(|e| e.into_inner()),
+            _lock: sync::lock(&self.lock),
             thief: false,
         }
     }
@@ -313,7 +354,7 @@ impl Magazine {
     /// pool): raises `STEAL` and waits until the owner is out of its fast
     /// path, which then keeps off until the guard drops.
     pub(crate) fn lock_as_thief(&self) -> Exclusive<'_> {
-        let state = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = sync::lock(&self.lock);
         // ORDERING: Relaxed, then the heavy fence (module docs). Only lock
         // holders write `flags`, so a load and a store do not race.
         let flags = self.hot.flags.load(Ordering::Relaxed);
@@ -333,7 +374,7 @@ impl Magazine {
         }
         Exclusive {
             magazine: self,
-            state,
+            _lock: lock,
             thief: true,
         }
     }
@@ -352,24 +393,12 @@ impl Drop for Magazine {
 /// A locked magazine: the owner is out of its fast path until it drops.
 pub(crate) struct Exclusive<'a> {
     magazine: &'a Magazine,
-    state: MutexGuard<'a, State>,
+    _lock: Locked<'a, ()>,
     /// Locked by a thief, which raised `STEAL` and lowers it on drop.
     thief: bool,
 }
 
 impl Exclusive<'_> {
-    /// The pool's engine, unless the pool was dropped.
-    pub(crate) fn engine(&self) -> Option<&Engine> {
-        if self.state.detached {
-            return None;
-        }
-        // SAFETY: not detached, and we hold the lock that `detach` takes: the
-        // pool frees its engine only after detaching this magazine, so the
-        // engine is alive until we drop the lock; it is only ever borrowed
-        // shared.
-        Some(unsafe { &*self.state.engine })
-    }
-
     /// Sets or clears `WAIT`: while set, the owner's returns go to the
     /// ring (where sleeping getters look) instead of the cache.
     pub(crate) fn set_waiting(&mut self, waiting: bool) {
@@ -378,11 +407,6 @@ impl Exclusive<'_> {
         let flags = self.magazine.hot.flags.load(Ordering::Relaxed);
         let flags = if waiting { flags | WAIT } else { flags & !WAIT };
         self.magazine.hot.flags.store(flags, Ordering::Release);
-    }
-
-    pub(crate) fn detach(&mut self) {
-        self.state.detached = true;
-        self.set_len(0);
     }
 
     pub(crate) fn len(&self) -> u32 {
@@ -396,22 +420,16 @@ impl Exclusive<'_> {
         self.magazine.hot.len.store(n, Ordering::Relaxed);
     }
 
-    /// Moves every index to the pool's ring and wakes sleepers, or forgets
-    /// them if the pool is gone.
-    pub(crate) fn drain(&mut self) {
-        let n = self.len();
-        if self.engine().is_some() {
-            self.move_to_ring(n);
-        } else {
-            self.set_len(0);
-        }
+    /// Moves every index to `ring`, its pool's.
+    pub(crate) fn drain(&mut self, ring: &Ring) -> Moved {
+        self.move_to_ring(ring, self.len())
     }
 
-    /// Moves the `n` most recently pushed indices (at most all) to the
-    /// pool's ring and wakes sleepers: the one way indices leave a magazine
-    /// for the ring (drain, spill, steal).
-    pub(crate) fn move_to_ring(&mut self, n: u32) {
-        let Some(engine) = self.engine() else { return };
+    /// Moves the `n` most recently pushed indices (at most all) to `ring`,
+    /// its pool's: the one way indices leave a magazine for the ring
+    /// (drain, spill, steal). The caller serves the waiters (`Moved`) once
+    /// it holds no lock.
+    pub(crate) fn move_to_ring(&mut self, ring: &Ring, n: u32) -> Moved {
         let len = self.len();
         let keep = len.saturating_sub(n);
         // The length first, then the indices: whoever takes an index from
@@ -421,25 +439,25 @@ impl Exclusive<'_> {
         self.set_len(keep);
         for i in keep..len {
             // ORDERING: Relaxed, as `len`.
-            engine
-                .ring
-                .enqueue(self.magazine.item(i).load(Ordering::Relaxed));
+            ring.enqueue(self.magazine.item(i).load(Ordering::Relaxed));
         }
-        if keep < len {
-            engine.serve_waiters();
-        }
+        Moved(len - keep)
     }
 
-    /// Moves up to `n` indices from the pool's ring into the magazine (as
-    /// many as fit and the ring has): the one way indices enter a magazine
-    /// from the ring (refill).
-    pub(crate) fn fill_from_ring(&mut self, n: u32) {
-        let Some(engine) = self.engine() else { return };
+    /// Moves up to `n` indices from `ring`, its pool's, into the magazine
+    /// (as many as fit and the ring has): the one way indices enter a
+    /// magazine from the ring (refill). While getters wait (`WAIT`) it
+    /// moves one at most, which the caller pops at once: indices in the
+    /// ring are owed to the waiters, and must not sit idle here.
+    pub(crate) fn fill_from_ring(&mut self, ring: &Ring, n: u32) {
+        // ORDERING: Relaxed: `WAIT` is written under the lock we hold.
+        let waiting = self.magazine.hot.flags.load(Ordering::Relaxed) & WAIT != 0;
+        let n = if waiting { n.min(1) } else { n };
         for _ in 0..n {
             if self.len() == self.magazine.capacity() {
                 break;
             }
-            match engine.ring.dequeue() {
+            match ring.dequeue() {
                 Some(i) => {
                     let kept = self.push_one(i);
                     debug_assert!(kept, "room was checked");

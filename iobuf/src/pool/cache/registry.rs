@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use super::Magazine;
+use super::{Magazine, Moved};
 use crate::pool::engine::Engine;
-use crate::sync::{Mutex, MutexGuard};
+use crate::ring::Ring;
+use crate::sync::{self, Locked, Mutex};
 
 /// Every live thread's magazine for one pool.
 #[derive(Default)]
@@ -17,8 +18,8 @@ pub(crate) struct Registry {
 impl Registry {
     /// The list, locked, without the magazines of threads that exited
     /// (they were flushed before they were marked retired).
-    fn live(&self) -> MutexGuard<'_, Vec<Arc<Magazine>>> {
-        let mut magazines = self.magazines.lock().unwrap_or_else(|e| e.into_inner());
+    fn live(&self) -> Locked<'_, Vec<Arc<Magazine>>> {
+        let mut magazines = sync::lock(&self.magazines);
         magazines.retain(|m| !m.is_retired());
         magazines
     }
@@ -26,27 +27,29 @@ impl Registry {
     /// Makes and lists a magazine for the calling thread. Under the
     /// registry lock, so that it starts marked `WAIT` exactly when getters
     /// sleep (they mark and unmark magazines under the same lock).
-    pub(super) fn register(&self, engine: &Engine) -> Arc<Magazine> {
+    pub(crate) fn register(&self, engine: &Engine) -> Arc<Magazine> {
         let mut magazines = self.live();
         let waiting = engine.waiters.has_waiters();
-        let magazine = Magazine::new(engine, engine.pool_id, engine.cache_capacity, waiting);
+        let magazine = Magazine::new(
+            engine.me.clone(),
+            engine.pool_id,
+            engine.cache_capacity,
+            waiting,
+        );
         magazines.push(magazine.clone());
         magazine
     }
 
     /// Moves the indices idle in other threads' magazines (all but `own`)
-    /// to the ring, so that every getter can have them, and takes one: the
-    /// liveness mechanism (module docs of `cache`).
+    /// to `ring`, the pool's, so that every getter can have them: the
+    /// liveness mechanism (module docs of `cache`). The caller takes one
+    /// and serves the waiters for the rest once it holds no lock.
     ///
     /// A sleeping getter (`waiting`) also marks every magazine `WAIT`, so
     /// that their owners' returns go to the ring until no getter sleeps.
     #[cold]
-    pub(crate) fn steal(
-        &self,
-        engine: &Engine,
-        own: Option<&Magazine>,
-        waiting: bool,
-    ) -> Option<u32> {
+    pub(crate) fn steal(&self, own: Option<&Magazine>, waiting: bool, ring: &Ring) -> Moved {
+        let mut moved = Moved::default();
         let magazines = self.live();
         for magazine in magazines.iter() {
             if own.is_some_and(|own| std::ptr::eq(own, &**magazine)) {
@@ -57,18 +60,27 @@ impl Registry {
                 if waiting {
                     mag.set_waiting(true);
                 }
-                mag.drain();
+                moved = moved.and(mag.drain(ring));
+                if cfg!(iobuf_mutant = "cache_serves_under_lock") {
+                    // The mutant: waiters are served (and their wakers run)
+                    // under the magazine and registry locks, as before the
+                    // engine took over serving.
+                    if let Some(engine) = magazine.engine.upgrade() {
+                        let mut delivery = crate::wait::Delivery::default();
+                        engine.serve_waiters(&mut delivery);
+                        delivery.finish();
+                    }
+                }
             }
         }
-        drop(magazines);
-        engine.ring.dequeue()
+        moved
     }
 
     /// After a getter stopped waiting: if none waits any more, let the
     /// owners cache their returns again.
     #[cold]
     pub(crate) fn stop_waiting(&self, engine: &Engine) {
-        let magazines = self.magazines.lock().unwrap_or_else(|e| e.into_inner());
+        let magazines = sync::lock(&self.magazines);
         // Under the registry lock: a getter that starts waiting now counts
         // itself first and marks magazines under this lock after us.
         if engine.waiters.has_waiters() {
@@ -86,21 +98,7 @@ impl Registry {
 
     /// Indices idle in magazines (racy under concurrency).
     pub(crate) fn cached(&self) -> usize {
-        let magazines = self.magazines.lock().unwrap_or_else(|e| e.into_inner());
+        let magazines = sync::lock(&self.magazines);
         magazines.iter().map(|m| m.len()).sum()
-    }
-
-    /// Detaches every magazine, for a pool that is dropping: flushes that
-    /// come later (a thread exiting) must not push into its freed ring. A
-    /// flush running now holds its magazine's lock and a `&Engine`; taking
-    /// each magazine's lock waits for it to finish. `lock()`, not
-    /// `get_mut()`: a `&mut` to the list would claim the engine unique while
-    /// a flushing thread still borrows it.
-    pub(crate) fn detach_all(&self) {
-        let magazines =
-            std::mem::take(&mut *self.magazines.lock().unwrap_or_else(|e| e.into_inner()));
-        for magazine in magazines {
-            magazine.lock_as_thief().detach();
-        }
     }
 }

@@ -26,7 +26,7 @@ fn builder() -> loom::model::Builder {
 #[test]
 fn owner_and_thief_never_share_an_index() {
     builder().check(|| {
-        let magazine = Magazine::new(std::ptr::null(), 1, 2, false);
+        let magazine = Magazine::new(std::sync::Weak::new(), 1, 2, false);
         let got = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
         let take = |got: &[AtomicBool; 2], i: u32| {
             assert!(!got[i as usize].swap(true, SeqCst), "index {i} taken twice");
@@ -63,7 +63,7 @@ fn owner_and_thief_never_share_an_index() {
 #[test]
 fn a_waiter_never_misses_a_cached_index() {
     builder().check(|| {
-        let magazine = Magazine::new(std::ptr::null(), 1, 2, false);
+        let magazine = Magazine::new(std::sync::Weak::new(), 1, 2, false);
         let waiters = Arc::new(AtomicUsize::new(0));
         let in_ring = Arc::new(AtomicBool::new(false));
 

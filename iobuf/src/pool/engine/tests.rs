@@ -4,10 +4,13 @@
 //! an unpark, a thread and a task on one buffer; every index back at the
 //! end and nobody left queued.
 //!
-//! The compiled-in mutants `wait_cancel_drops_handoff` (a cancelled waiter
-//! that was already handed an index forgets it) and `wait_skips_retry` (a
-//! waiter parks without looking at the ring after it registered) must be
-//! caught.
+//! The compiled-in mutants must be caught: `wait_cancel_drops_handoff` (a
+//! cancelled waiter that was already handed an index forgets it),
+//! `wait_skips_retry` (a waiter parks without looking at the ring after it
+//! registered), `wait_ring_after_unlock` and
+//! `wait_handed_thread_skips_serve` (the two ways a front thread could
+//! leave with an index in the ring and the task behind it stranded), and
+//! `cache_serves_under_lock` (a waker run under the caches' locks).
 
 use std::future::Future;
 use std::pin::pin;
@@ -45,7 +48,7 @@ fn unpark_waker() -> (Arc<Unpark>, Waker) {
 
 /// An engine of one index, and that index, taken: every getter must wait.
 fn one_index_held() -> (Arc<Engine>, u32) {
-    let engine = Arc::new(Engine::new(1, 1, 0));
+    let engine = Engine::new(1, 1, 0);
     let held = engine.take(Wait::Never).expect("a free index");
     (engine, held)
 }
@@ -178,10 +181,120 @@ fn a_hand_off_reaches_its_waiter() {
         let t = {
             let q = q.clone();
             thread::spawn(move || {
-                assert!(matches!(q.offer(7), crate::wait::Offer::Handed));
+                let crate::wait::Offer::Handed(wakeup) = q.offer(7, |_| unreachable!()) else {
+                    panic!("a queued task was not handed the index");
+                };
+                crate::wait::Delivery::default().wake(wakeup);
             })
         };
         t.join().unwrap();
         assert_eq!(w.take_handed(), Some(7));
+    });
+}
+
+/// Issue 19's first reproducer: two returns reach a thread at the front of
+/// the queue, with a task queued behind it. The first return puts its
+/// index in the ring for the thread to race for (under loom, every second
+/// decision is a fairness hand-off instead, so the second return hands its
+/// index to the thread outright); the thread leaves with either index and
+/// holds it. The other index must reach the task: a thread that leaves
+/// before the ring's index landed (`wait_ring_after_unlock`), or that
+/// leaves with a handed index without serving
+/// (`wait_handed_thread_skips_serve`), strands the task, and the model
+/// deadlocks.
+#[test]
+fn returns_racing_a_front_thread_that_leaves_reach_the_task_behind_it() {
+    let mut builder = builder();
+    // Four threads: 2 preemptions cover the interleavings above and keep
+    // the model to minutes.
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(2).min(2));
+    builder.check(|| {
+        let engine = Engine::new(2, 1, 0);
+        let a = engine.take(Wait::Never).expect("a free index");
+        let b = engine.take(Wait::Never).expect("a free index");
+        let parked = {
+            let engine = engine.clone();
+            thread::spawn(move || engine.take(Wait::Forever).expect("served"))
+        };
+        let task = {
+            let engine = engine.clone();
+            thread::spawn(move || block_on_take(&engine))
+        };
+        let returner = {
+            let engine = engine.clone();
+            thread::spawn(move || engine.give(b))
+        };
+        engine.give(a);
+        returner.join().unwrap();
+        // Each waiter holds its index until both are served: a stranded
+        // one is never woken, which loom reports as a deadlock.
+        let first = parked.join().unwrap();
+        let second = task.join().unwrap();
+        assert_ne!(first, second, "one index held twice");
+        engine.give(first);
+        engine.give(second);
+        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
+        assert_eq!(engine.available(), 2, "an index was lost");
+    });
+}
+
+/// A task's waker that re-enters the pool when it is woken: it reads the
+/// pool's state (the registry's lock) and takes every thread cache's lock
+/// (`stop_waiting`), as a waker that polls its task inline would, then
+/// wakes the task through loom's executor.
+struct Reentrant {
+    engine: Arc<Engine>,
+    inner: Waker,
+}
+
+impl Wake for Reentrant {
+    fn wake(self: Arc<Self>) {
+        let _ = self.engine.available();
+        self.engine.caches.stop_waiting(&self.engine);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// Issue 19's second reproducer: a task waits while another thread's cache
+/// holds the indices; its look after registering steals them, and the
+/// waiters they are served to are woken, by a waker that re-enters the
+/// pool. Serving under the magazine and registry locks
+/// (`cache_serves_under_lock`) hands the stolen index to the task itself
+/// and runs its waker there: the waker blocks on a lock its own thread
+/// holds, a deadlock.
+#[test]
+fn a_waker_that_reenters_the_pool_runs_outside_its_locks() {
+    builder().check(|| {
+        let engine = Engine::new(2, 1, 2);
+        // This thread's cache (the model's threads have no thread-local
+        // table under loom: its magazine is driven directly).
+        let magazine = engine.caches.register(&engine);
+        let a = engine.take(Wait::Never).expect("a free index");
+        let b = engine.take(Wait::Never).expect("a free index");
+        let task = {
+            let engine = engine.clone();
+            thread::spawn(move || {
+                let mut take = pin!(engine.take_async());
+                loom::future::block_on(std::future::poll_fn(|cx| {
+                    let waker = Waker::from(Arc::new(Reentrant {
+                        engine: engine.clone(),
+                        inner: cx.waker().clone(),
+                    }));
+                    take.as_mut().poll(&mut Context::from_waker(&waker))
+                }))
+            })
+        };
+        for i in [a, b] {
+            // The owner's return: cached, or (a getter waits) given on.
+            if !matches!(magazine.push(i), super::cache::Fast::Done) {
+                engine.give(i);
+            }
+        }
+        let got = task.join().unwrap();
+        engine.give(got);
+        // What is still cached goes home as a thread exit's flush would.
+        magazine.flush().finish();
+        assert_eq!(engine.waiting(), 0, "a waiter was left queued");
+        assert_eq!(engine.available(), 2, "an index was lost");
     });
 }
