@@ -43,10 +43,13 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
+
 use super::cache::{self, Gave, Moved};
 use crate::progress::Spin;
 use crate::ring::Ring;
 use crate::sync::{self, AtomicU64, Ordering};
+
 use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
 
 #[cfg(all(loom, test))]
@@ -99,7 +102,8 @@ pub(crate) struct Engine {
     pub(super) cache_capacity: u32,
     /// This engine, for the thread caches' weak references.
     pub(super) me: Weak<Engine>,
-    counters: Counters,
+    /// Apart from the queue's lock and the ring: bumped on every wait.
+    counters: CachePadded<Counters>,
     /// Buffers lent to io_uring provided-buffer rings (`crate::uring`).
     provided: AtomicU64,
 }
@@ -139,7 +143,7 @@ impl Engine {
             pool_id,
             cache_capacity,
             me: me.clone(),
-            counters: Counters::default(),
+            counters: CachePadded::new(Counters::default()),
             provided: AtomicU64::new(0),
         })
     }

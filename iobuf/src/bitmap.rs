@@ -1,0 +1,339 @@
+//! A lock-free bitmap of free indices: one read-modify-write per take and
+//! per put, the candidate to replace the SCQ ring ([`crate::ring`]) as a
+//! pool's shared free-index structure (issue 20). Not wired into the pool
+//! yet: its loom models (`bitmap/tests.rs`) and unit tests check it alone.
+//!
+//! # How it works
+//!
+//! Index `i` is bit `i % 32` of word `i / 32`; a set bit means free. Each
+//! word is a 64-bit atomic on a cache line of its own ([`CachePadded`]),
+//! split into two halves:
+//!
+//! ```text
+//!  63 ................ 32 | 31 ................ 0
+//!  version (puts, wraps)  | free bits
+//! ```
+//!
+//! - **take**: load a word; if it has a free bit, clear one with
+//!   `fetch_and`. The old value says whether the bit was still set: if it
+//!   was, the caller won that index alone (the bit is its only state, so
+//!   there is no tag to wrap and no ABA); if not, it retries on the value
+//!   the RMW returned.
+//! - **put**: one `fetch_add` of `bit + VERSION_ONE`. The bit is clear (the
+//!   putter holds the index: I1), so adding it sets it; the same RMW counts
+//!   the put in the word's version.
+//! - **batches**: up to 32 indices of one word leave with one `fetch_and`
+//!   and come back with one `fetch_add` per word.
+//!
+//! # An exact empty answer
+//!
+//! A scan that finds every word empty may still have missed a free index:
+//! word 0 is empty when read, an index is put into it, and the last free
+//! index of word 1 is taken before word 1 is read; some index was free at
+//! every instant. So [`Bitmap::take`] answers "empty" only after two
+//! passes that read every word empty **with the same version**: a word
+//! whose version did not change between its two reads was not put into
+//! between them, so it was empty throughout; and every word's interval
+//! contains the instant between the two passes, when all of them were
+//! empty. (A version wraps after 2^32 puts to one word; a scan preempted
+//! across exactly that many puts to one word could answer "empty" wrongly.
+//! That is the only gap.)
+//!
+//! # Invariants
+//!
+//! - **I1** every index in `0..capacity` is in exactly one place: here
+//!   (bit set), one thread's cache, or one holder. Only a holder puts, once.
+//! - **B1** bits at and above `capacity` are never set.
+//! - **B2** a word's version only grows (wrapping); it changes with every
+//!   put into the word and with nothing else.
+//!
+//! # Orderings
+//!
+//! Every access is `SeqCst` (the design's rule for the shared structure),
+//! with a `SeqCst` fence beside it under loom. An index's hand-over from a
+//! putter to the next taker is the put's RMW read by the take's RMW (both
+//! release and acquire), so a holder's writes to the buffer happen before
+//! the next holder's reads.
+//!
+//! # Progress
+//!
+//! Put is wait-free (one RMW). Take is lock-free: a retry means another
+//! thread took a bit or put an index.
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicU64, Ordering::SeqCst, loom_seq_cst_fence};
+
+#[cfg(all(loom, test))]
+mod tests;
+
+/// Indices per word: the low half of each 64-bit word.
+const BITS: u32 = 32;
+/// The free bits of a word.
+const FREE_MASK: u64 = (1 << BITS) - 1;
+/// One put, counted in a word's version (the high half).
+const VERSION_ONE: u64 = 1 << BITS;
+
+/// A word's value, split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Word(u64);
+
+impl Word {
+    /// The free bits.
+    fn free(self) -> u32 {
+        (self.0 & FREE_MASK) as u32
+    }
+
+    /// The number of puts into the word, wrapping (B2).
+    fn version(self) -> u32 {
+        (self.0 >> BITS) as u32
+    }
+}
+
+/// A bitmap of the free indices of `0..capacity`.
+pub(crate) struct Bitmap {
+    words: Box<[CachePadded<AtomicU64>]>,
+    capacity: usize,
+}
+
+impl Bitmap {
+    /// A bitmap with every index of `0..capacity` free.
+    pub(crate) fn new_full(capacity: usize) -> Bitmap {
+        let words = capacity.div_ceil(BITS as usize).max(1);
+        let words = (0..words)
+            .map(|w| {
+                let first = w * BITS as usize;
+                let n = capacity.saturating_sub(first).min(BITS as usize);
+                // B1: only the bits of indices below `capacity`.
+                let free = if n == BITS as usize {
+                    FREE_MASK
+                } else {
+                    (1 << n) - 1
+                };
+                CachePadded::new(AtomicU64::new(free))
+            })
+            .collect();
+        Bitmap { words, capacity }
+    }
+
+    /// The number of indices.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn load(&self, w: usize) -> Word {
+        loom_seq_cst_fence();
+        // ORDERING: SeqCst, as every access (module docs).
+        Word(self.words[w].load(SeqCst))
+    }
+
+    /// Clears `mask` (bits seen free) in word `w`; the bits of `mask` that
+    /// were still set are the caller's alone.
+    fn clear(&self, w: usize, mask: u32) -> (u32, Word) {
+        loom_seq_cst_fence();
+        let old = if cfg!(iobuf_mutant = "bitmap_blind_take") {
+            // The mutant: the taker trusts its stale load instead of the
+            // RMW's old value (two takers of one bit both win it).
+            // ORDERING: SeqCst.
+            self.words[w].fetch_and(!u64::from(mask), SeqCst);
+            Word(u64::from(mask))
+        } else {
+            // ORDERING: SeqCst: acquires the putter's writes to the buffer.
+            Word(self.words[w].fetch_and(!u64::from(mask), SeqCst))
+        };
+        loom_seq_cst_fence();
+        (old.free() & mask, old)
+    }
+
+    /// Takes a free index, starting the search at word `hint % words` and
+    /// bit `hint % 32` (callers spread threads apart). `None` only if every
+    /// index was held at some instant during the call (module docs).
+    pub(crate) fn take(&self, hint: usize) -> Option<u32> {
+        let n = self.words.len();
+        let start = hint % n;
+        let bit = (hint % BITS as usize) as u32;
+        // The versions of the last all-empty pass, summed (wrapping): they
+        // only grow, so an unchanged sum means no word was put into (short
+        // of 2^32 puts during the scan, as for one word's version).
+        let mut seen: Option<u64> = None;
+        loop {
+            let mut versions = 0u64;
+            for k in 0..n {
+                let w = (start + k) % n;
+                let mut word = self.load(w);
+                while word.free() != 0 {
+                    // The first free bit at or after `bit`, wrapping.
+                    let b = (word.free().rotate_right(bit).trailing_zeros() + bit) % BITS;
+                    let (won, old) = self.clear(w, 1 << b);
+                    if won != 0 {
+                        return Some((w as u32) * BITS + b);
+                    }
+                    word = old;
+                }
+                versions = versions.wrapping_add(u64::from(word.version()));
+            }
+            // Every word read empty: exact only once a second pass reads
+            // the same versions (module docs).
+            if cfg!(iobuf_mutant = "bitmap_one_pass") || seen == Some(versions) {
+                return None;
+            }
+            seen = Some(versions);
+        }
+    }
+
+    /// Returns `index` (held by the caller: I1). Wait-free: one RMW.
+    pub(crate) fn put(&self, index: u32) {
+        debug_assert!(
+            (index as usize) < self.capacity,
+            "index {index} >= capacity {}",
+            self.capacity
+        );
+        let (w, b) = ((index / BITS) as usize, index % BITS);
+        let add = if cfg!(iobuf_mutant = "bitmap_no_version") {
+            1 << b
+        } else {
+            (1 << b) + VERSION_ONE
+        };
+        loom_seq_cst_fence();
+        // ORDERING: SeqCst: releases the holder's writes to the buffer to
+        // the next taker's RMW.
+        let old = Word(self.words[w].fetch_add(add, SeqCst));
+        loom_seq_cst_fence();
+        debug_assert!(old.free() & (1 << b) == 0, "index {index} put twice");
+    }
+
+    /// Takes up to `max` (at most 32) free indices of one word with one
+    /// RMW, starting at word `hint % words`, into `out`; returns how many.
+    /// Fewer than `max` (even 0) proves nothing about the others.
+    pub(crate) fn take_batch(&self, hint: usize, max: u32, out: &mut Vec<u32>) -> u32 {
+        let n = self.words.len();
+        let max = max.min(BITS);
+        for k in 0..n {
+            let w = (hint + k) % n;
+            let mut word = self.load(w);
+            while word.free() != 0 {
+                // The lowest `max` free bits.
+                let mut mask = 0u32;
+                let mut free = word.free();
+                while free != 0 && mask.count_ones() < max {
+                    let low = free & free.wrapping_neg();
+                    mask |= low;
+                    free &= !low;
+                }
+                let (won, old) = self.clear(w, mask);
+                if won != 0 {
+                    let mut won = won;
+                    while won != 0 {
+                        let b = won.trailing_zeros();
+                        out.push((w as u32) * BITS + b);
+                        won &= won - 1;
+                    }
+                    return won_count(mask, old);
+                }
+                word = Word(old.0 & !u64::from(mask));
+            }
+        }
+        0
+    }
+
+    /// Returns every index of `indices` (each held by the caller): one RMW
+    /// per word they fall in.
+    pub(crate) fn put_batch(&self, indices: &[u32]) {
+        let mut i = 0;
+        while i < indices.len() {
+            let w = indices[i] / BITS;
+            let mut bits = 0u32;
+            while i < indices.len() && indices[i] / BITS == w {
+                debug_assert!((indices[i] as usize) < self.capacity);
+                bits |= 1 << (indices[i] % BITS);
+                i += 1;
+            }
+            loom_seq_cst_fence();
+            // ORDERING: SeqCst, as `put`.
+            let old = Word(self.words[w as usize].fetch_add(u64::from(bits) + VERSION_ONE, SeqCst));
+            loom_seq_cst_fence();
+            debug_assert!(old.free() & bits == 0, "an index put twice");
+        }
+    }
+
+    /// Whether every word read empty in one pass (loads only): a cheap
+    /// look for polling loops. `true` proves less than `take`'s `None`.
+    pub(crate) fn looks_empty(&self) -> bool {
+        (0..self.words.len()).all(|w| self.load(w).free() == 0)
+    }
+
+    /// The free indices now (exact when nothing races; O(words)).
+    pub(crate) fn len(&self) -> usize {
+        (0..self.words.len())
+            .map(|w| self.load(w).free().count_ones() as usize)
+            .sum()
+    }
+}
+
+/// How many bits of `mask` the RMW that returned `old` won.
+fn won_count(mask: u32, old: Word) -> u32 {
+    (old.free() & mask).count_ones()
+}
+
+#[cfg(all(test, not(loom)))]
+mod unit {
+    use super::{BITS, Bitmap};
+
+    #[test]
+    fn full_bitmaps_hold_every_index_once() {
+        for capacity in (1..=70).chain([1024, 4096]) {
+            let b = Bitmap::new_full(capacity);
+            assert_eq!(b.len(), capacity);
+            let mut seen = vec![false; capacity];
+            for k in 0..capacity {
+                let i = b.take(k * 7).expect("a free index") as usize;
+                assert!(i < capacity && !seen[i], "capacity {capacity}: index {i}");
+                seen[i] = true;
+            }
+            assert_eq!(b.take(0), None);
+            assert!(b.looks_empty());
+            for i in (0..capacity as u32).rev() {
+                b.put(i);
+            }
+            assert_eq!(b.len(), capacity);
+        }
+    }
+
+    #[test]
+    fn batches_take_one_word_and_come_back_whole() {
+        let b = Bitmap::new_full(2 * BITS as usize);
+        let mut got = Vec::new();
+        assert_eq!(b.take_batch(1, 40, &mut got), BITS);
+        assert!(got.iter().all(|&i| i >= BITS), "word 1 first: {got:?}");
+        assert_eq!(b.take_batch(0, 5, &mut got), 5);
+        assert_eq!(b.len(), BITS as usize - 5);
+        got.sort_unstable();
+        b.put_batch(&got);
+        assert_eq!(b.len(), 2 * BITS as usize);
+    }
+
+    #[test]
+    fn threads_never_share_an_index() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        for capacity in [1, 2, 3, 33, 100] {
+            let b = Bitmap::new_full(capacity);
+            let held: Vec<AtomicBool> = (0..capacity).map(|_| AtomicBool::new(false)).collect();
+            std::thread::scope(|s| {
+                for t in 0..4 {
+                    let (b, held) = (&b, &held);
+                    s.spawn(move || {
+                        for k in 0..if cfg!(miri) { 20 } else { 20_000 } {
+                            if let Some(i) = b.take(t * 31 + k) {
+                                assert!(!held[i as usize].swap(true, SeqCst), "index {i} twice");
+                                assert!(held[i as usize].swap(false, SeqCst));
+                                b.put(i);
+                            }
+                        }
+                    });
+                }
+            });
+            assert_eq!(b.len(), capacity);
+        }
+    }
+}
