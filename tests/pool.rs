@@ -346,7 +346,10 @@ fn from_fn_builds_any_type_and_drops_every_item() {
     }
     let pool = BoundedPool::from_fn(5, Tracked).unwrap();
     assert_eq!(pool.capacity(), 8);
-    let mut seen: Vec<usize> = (0..8).map(|_| pool.try_get().unwrap().0).collect();
+    // Held together: a buffer dropped at once may be the next one taken.
+    let held: Vec<_> = (0..8).map(|_| pool.try_get().unwrap()).collect();
+    let mut seen: Vec<usize> = held.iter().map(|g| g.0).collect();
+    drop(held);
     seen.sort();
     assert_eq!(seen, (0..8).collect::<Vec<_>>());
     let mut t = pool.get_index();

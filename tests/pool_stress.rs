@@ -232,6 +232,26 @@ stress_tests! {
     capacity_1024_threads_8: 1024, 8;
 }
 
+macro_rules! ring_only_stress_tests {
+    ($($name:ident: $capacity:expr, $threads:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            stress_with($capacity, $threads, PoolConfig::new().thread_cache(0));
+        }
+    )*};
+}
+
+// The shared free-index bitmap alone (no thread caches), from one word to
+// 256 words: partial words, word boundaries, threads starting in
+// different words.
+ring_only_stress_tests! {
+    free_only_capacity_8_threads_4: 8, 4;
+    free_only_capacity_32_threads_8: 32, 8;
+    free_only_capacity_64_threads_8: 64, 8;
+    free_only_capacity_128_threads_4: 128, 4;
+    free_only_capacity_8192_threads_8: 8192, 8;
+}
+
 macro_rules! cached_stress_tests {
     ($($name:ident: $capacity:expr, $threads:expr, $cache:expr;)*) => {$(
         #[test]
@@ -246,4 +266,52 @@ cached_stress_tests! {
     cached_capacity_4_threads_8_cache_2: 4, 8, 2;
     cached_capacity_8_threads_4_cache_8: 8, 4, 8;
     cached_capacity_64_threads_8_cache_16: 64, 8, 16;
+    // Refills of up to one word (32) per RMW and spills in sorted chunks.
+    cached_capacity_8192_threads_8_cache_256: 8192, 8, 256;
+}
+
+/// The exact empty answer: `threads` threads each hold at most one of
+/// `threads + 1` free buffers, spread over two words of the free bitmap
+/// (indices 0..3 and 32..35 of a 64-buffer pool, the rest held throughout),
+/// so a buffer is free at every instant. `try_get` must never report
+/// `WouldBlock`.
+#[test]
+fn try_get_never_reports_empty_while_a_buffer_is_free() {
+    const THREADS: usize = 4;
+    let pool = Arc::new(
+        BoundedPool::<PicoBuffer>::with_config(64, PoolConfig::new().thread_cache(0)).unwrap(),
+    );
+    let all: Vec<_> = (0..64).map(|_| pool.try_get_index().unwrap()).collect();
+    let free = [0, 1, 2, 32, 33];
+    assert_eq!(free.len(), THREADS + 1);
+    let mut kept = Vec::new();
+    for token in all {
+        if free.contains(&token.index()) {
+            pool.put(token);
+        } else {
+            kept.push(token);
+        }
+    }
+    let attempts = 2 * ops_per_thread();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for k in 0..attempts {
+                    match pool.try_get() {
+                        Ok(buf) => drop(buf),
+                        Err(e) => panic!("attempt {k}: {e} with a buffer free at every instant"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(pool.available(), THREADS + 1);
+    for token in kept {
+        pool.put(token);
+    }
+    assert_eq!(pool.available(), 64);
 }

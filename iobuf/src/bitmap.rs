@@ -67,6 +67,10 @@ use crate::sync::{AtomicU64, Ordering::SeqCst, loom_seq_cst_fence};
 #[cfg(all(loom, test))]
 mod tests;
 
+/// The most indices a bitmap (a pool) holds: 2^31 (`u32` indices with a
+/// bit to spare, as the pool's tokens keep).
+pub(crate) const MAX_CAPACITY: usize = 1 << 31;
+
 /// Indices per word: the low half of each 64-bit word.
 const BITS: u32 = 32;
 /// The free bits of a word.
@@ -90,9 +94,42 @@ impl Word {
     }
 }
 
+std::thread_local! {
+    /// Where this thread starts its searches: the last index it took, so
+    /// that threads spread over the words (each starts from a different
+    /// seed) and a thread stays on a word while it has free bits. One per
+    /// thread, shared by every pool (taken modulo each pool's size). No
+    /// destructor: usable during thread exit.
+    static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// This thread's search hint (see `HINT`).
+pub(crate) fn hint() -> usize {
+    HINT.with(|h| {
+        let v = h.get();
+        if v != usize::MAX {
+            return v;
+        }
+        // First use: a seed from this thread's id, spread by a
+        // multiplicative hash (Knuth's), so threads start apart.
+        let id = std::thread::current().id();
+        let seed = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), id);
+        let seed = (seed as usize).wrapping_mul(0x9E37_79B9) >> 7;
+        h.set(seed);
+        seed
+    })
+}
+
+/// Remembers `index`, just taken, as this thread's next starting point.
+pub(crate) fn remember(index: u32) {
+    HINT.with(|h| h.set(index as usize));
+}
+
 /// A bitmap of the free indices of `0..capacity`.
 pub(crate) struct Bitmap {
     words: Box<[CachePadded<AtomicU64>]>,
+    /// Puts that turned an empty word non-empty ([`Bitmap::refills`]).
+    refills: CachePadded<AtomicU64>,
     capacity: usize,
 }
 
@@ -113,13 +150,11 @@ impl Bitmap {
                 CachePadded::new(AtomicU64::new(free))
             })
             .collect();
-        Bitmap { words, capacity }
-    }
-
-    /// The number of indices.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        Bitmap {
+            words,
+            refills: CachePadded::new(AtomicU64::new(0)),
+            capacity,
+        }
     }
 
     fn load(&self, w: usize) -> Word {
@@ -146,12 +181,12 @@ impl Bitmap {
         (old.free() & mask, old)
     }
 
-    /// Takes a free index, starting the search at word `hint % words` and
-    /// bit `hint % 32` (callers spread threads apart). `None` only if every
+    /// Takes a free index, starting the search at index `hint` (its word
+    /// and bit, modulo the bitmap's size: callers spread threads apart). `None` only if every
     /// index was held at some instant during the call (module docs).
     pub(crate) fn take(&self, hint: usize) -> Option<u32> {
         let n = self.words.len();
-        let start = hint % n;
+        let start = (hint / BITS as usize) % n;
         let bit = (hint % BITS as usize) as u32;
         // The versions of the last all-empty pass, summed (wrapping): they
         // only grow, so an unchanged sum means no word was put into (short
@@ -201,16 +236,43 @@ impl Bitmap {
         let old = Word(self.words[w].fetch_add(add, SeqCst));
         loom_seq_cst_fence();
         debug_assert!(old.free() & (1 << b) == 0, "index {index} put twice");
+        if old.free() == 0 {
+            self.refilled();
+        }
+    }
+
+    /// A put turned an empty word non-empty: what spinning getters watch
+    /// ([`refills`](Self::refills)). A second RMW, but only on a word that
+    /// was empty: rare unless the pool runs dry.
+    fn refilled(&self) {
+        // ORDERING: SeqCst: after the put's RMW, so a watcher that sees the
+        // new count and then scans finds the index (or its taker's trace).
+        self.refills.fetch_add(1, SeqCst);
+    }
+
+    /// How many puts turned an empty word non-empty so far: a getter that
+    /// polls an empty bitmap scans it again only once this changed (or, to
+    /// be exact, before it sleeps), so polling a large empty pool costs one
+    /// load, not a scan.
+    pub(crate) fn refills(&self) -> u64 {
+        loom_seq_cst_fence();
+        // ORDERING: SeqCst, as `refilled`.
+        self.refills.load(SeqCst)
     }
 
     /// Takes up to `max` (at most 32) free indices of one word with one
-    /// RMW, starting at word `hint % words`, into `out`; returns how many.
-    /// Fewer than `max` (even 0) proves nothing about the others.
-    pub(crate) fn take_batch(&self, hint: usize, max: u32, out: &mut Vec<u32>) -> u32 {
+    /// RMW, starting at index `hint`'s word, handing each to `each`;
+    /// returns how many. Fewer than `max` (even 0) proves nothing about the
+    /// other words.
+    pub(crate) fn take_batch(&self, hint: usize, max: u32, mut each: impl FnMut(u32)) -> u32 {
         let n = self.words.len();
         let max = max.min(BITS);
+        if max == 0 {
+            return 0;
+        }
+        let start = (hint / BITS as usize) % n;
         for k in 0..n {
-            let w = (hint + k) % n;
+            let w = (start + k) % n;
             let mut word = self.load(w);
             while word.free() != 0 {
                 // The lowest `max` free bits.
@@ -221,17 +283,16 @@ impl Bitmap {
                     mask |= low;
                     free &= !low;
                 }
-                let (won, old) = self.clear(w, mask);
+                let (mut won, old) = self.clear(w, mask);
                 if won != 0 {
-                    let mut won = won;
+                    let count = won.count_ones();
                     while won != 0 {
-                        let b = won.trailing_zeros();
-                        out.push((w as u32) * BITS + b);
+                        each((w as u32) * BITS + won.trailing_zeros());
                         won &= won - 1;
                     }
-                    return won_count(mask, old);
+                    return count;
                 }
-                word = Word(old.0 & !u64::from(mask));
+                word = old;
             }
         }
         0
@@ -254,6 +315,9 @@ impl Bitmap {
             let old = Word(self.words[w as usize].fetch_add(u64::from(bits) + VERSION_ONE, SeqCst));
             loom_seq_cst_fence();
             debug_assert!(old.free() & bits == 0, "an index put twice");
+            if old.free() == 0 {
+                self.refilled();
+            }
         }
     }
 
@@ -269,11 +333,6 @@ impl Bitmap {
             .map(|w| self.load(w).free().count_ones() as usize)
             .sum()
     }
-}
-
-/// How many bits of `mask` the RMW that returned `old` won.
-fn won_count(mask: u32, old: Word) -> u32 {
-    (old.free() & mask).count_ones()
 }
 
 #[cfg(all(test, not(loom)))]
@@ -304,9 +363,9 @@ mod unit {
     fn batches_take_one_word_and_come_back_whole() {
         let b = Bitmap::new_full(2 * BITS as usize);
         let mut got = Vec::new();
-        assert_eq!(b.take_batch(1, 40, &mut got), BITS);
+        assert_eq!(b.take_batch(BITS as usize, 40, |i| got.push(i)), BITS);
         assert!(got.iter().all(|&i| i >= BITS), "word 1 first: {got:?}");
-        assert_eq!(b.take_batch(0, 5, &mut got), 5);
+        assert_eq!(b.take_batch(0, 5, |i| got.push(i)), 5);
         assert_eq!(b.len(), BITS as usize - 5);
         got.sort_unstable();
         b.put_batch(&got);

@@ -259,6 +259,7 @@
 // standard buffer types are declared with the derive like any user type.
 extern crate self as iobuf;
 
+mod bitmap;
 mod buffer;
 mod error;
 mod fence;
@@ -267,11 +268,6 @@ pub mod iovec;
 pub mod mem;
 pub mod pool;
 pub mod progress;
-// The one-RMW free-index structure that is to replace the ring (issue 20):
-// modelled and tested on its own, not yet used by the pool.
-#[allow(dead_code)]
-mod bitmap;
-mod ring;
 mod sync;
 mod tier;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

@@ -90,7 +90,7 @@ fn single(capacity: usize, threads: usize, rounds: usize) {
                 let model = model.clone();
                 thread::spawn(move || {
                     for _ in 0..rounds {
-                        if let Some(i) = model.bitmap.take(t) {
+                        if let Some(i) = model.bitmap.take(t * BITS as usize) {
                             model.hold(i, t);
                             model.release(i);
                             model.bitmap.put(i);
@@ -138,7 +138,7 @@ fn batches_never_share_an_index() {
                 let model = model.clone();
                 thread::spawn(move || {
                     let mut got = Vec::new();
-                    model.bitmap.take_batch(t, 3, &mut got);
+                    model.bitmap.take_batch(t, 3, |i| got.push(i));
                     for &i in &got {
                         model.hold(i, t);
                     }
@@ -180,9 +180,9 @@ fn take_is_never_empty_while_an_index_is_free() {
                 let mut held = 0;
                 for round in 0..3 {
                     bitmap.put(held);
-                    // Take from the other word: word 1 (hint 1) after
+                    // Take from the other word: word 1 (hint 32) after
                     // putting 0, word 0 (hint 0) after putting 32.
-                    let hint = if round % 2 == 0 { 1 } else { 0 };
+                    let hint = if round % 2 == 0 { BITS as usize } else { 0 };
                     held = bitmap.take(hint).expect("the mover's take");
                 }
             })

@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use super::cache::{self, Gave, Moved};
+use crate::bitmap::{self, Bitmap};
 use crate::progress::Spin;
-use crate::ring::Ring;
 use crate::sync::{self, AtomicU64, Ordering};
 
 use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
@@ -93,7 +93,8 @@ impl Wait {
 /// keeps it alive until it has served the waiters it may have to wake, even
 /// if the pool drops meanwhile.
 pub(crate) struct Engine {
-    pub(super) ring: Ring,
+    /// The free indices (`crate::bitmap`).
+    pub(super) free: Bitmap,
     pub(super) waiters: WaitQueue,
     pub(super) caches: cache::Registry,
     /// The pool's id, which keys this pool's cache in each thread.
@@ -137,7 +138,7 @@ impl Engine {
     /// An engine whose ring holds every index of `0..capacity`.
     pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Arc<Engine> {
         Arc::new_cyclic(|me| Engine {
-            ring: Ring::new_full(capacity),
+            free: Bitmap::new_full(capacity),
             waiters: WaitQueue::default(),
             caches: cache::Registry::default(),
             pool_id,
@@ -188,10 +189,19 @@ impl Engine {
             // handed to waiting tasks, and a front thread takes the one put
             // there for it): look before dequeuing, sparing a failed
             // dequeue's read-modify-writes on the ring's shared lines.
-            self.poll_ring()
+            self.poll_free()
         } else {
-            self.ring.dequeue()
+            self.take_free()
         }
+    }
+
+    /// A free index from the bitmap, searched from where this thread last
+    /// found one; `None` only if every index was held at some instant of
+    /// the call (`Bitmap::take`).
+    pub(super) fn take_free(&self) -> Option<u32> {
+        let i = self.free.take(bitmap::hint())?;
+        bitmap::remember(i);
+        Some(i)
     }
 
     /// Spin, then sleep until a return hands us an index or `deadline`
@@ -241,9 +251,25 @@ impl Engine {
     /// The waiting thread's polls before it queues: a short spin, then
     /// yields for up to `YIELD_FOR` (or to `deadline`).
     fn spin_then_yield(&self, deadline: Option<Instant>) -> Option<u32> {
+        // Scan again only once a put refilled an empty word since the last
+        // look (`Bitmap::refills`): polling a large empty pool then costs
+        // one load, not a scan of every word. The count is read before the
+        // first look, so a put after that look changes it.
+        let mut seen = self.free.refills();
+        let mut poll = || {
+            let now = self.free.refills();
+            if now == seen {
+                return None;
+            }
+            seen = now;
+            self.poll_free()
+        };
+        if let Some(i) = self.poll_free() {
+            return Some(i);
+        }
         let mut spin = Spin::with_limit(SPIN_STEPS);
         while spin.spin() {
-            if let Some(i) = self.poll_ring() {
+            if let Some(i) = poll() {
                 return Some(i);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -252,14 +278,14 @@ impl Engine {
         }
         // Yield before sleeping: when buffers change hands every few hundred
         // nanoseconds (an exhausted pool under load), a yielding getter takes
-        // the next return from the ring without a system call on either
-        // side, while a sleeper would need a wake-up per buffer. Bounded by
-        // `YIELD_FOR`, so a long wait still sleeps (and burns no CPU).
+        // the next return without a system call on either side, while a
+        // sleeper would need a wake-up per buffer. Bounded by `YIELD_FOR`,
+        // so a long wait still sleeps (and burns no CPU).
         let yield_until = Instant::now() + YIELD_FOR;
         let yield_until = deadline.map_or(yield_until, |d| d.min(yield_until));
         while Instant::now() < yield_until {
             sync::thread::yield_now();
-            if let Some(i) = self.poll_ring() {
+            if let Some(i) = poll() {
                 return Some(i);
             }
         }
@@ -271,11 +297,11 @@ impl Engine {
     /// and a dequeue (which writes the shared head and tail) only once a
     /// return has landed. An empty answer is as good as a failed dequeue
     /// for the Dekker pattern (`Ring::looks_empty`).
-    fn poll_ring(&self) -> Option<u32> {
-        if self.ring.looks_empty() {
+    fn poll_free(&self) -> Option<u32> {
+        if self.free.looks_empty() {
             return None;
         }
-        self.ring.dequeue()
+        self.take_free()
     }
 
     /// A queued waiter's look at the ring and the other threads' caches
@@ -284,7 +310,7 @@ impl Engine {
     /// waiter has left the queue, and an index handed to it meanwhile has
     /// gone on (W2); on `None` it is still queued.
     fn look_again(&self, waiter: &Waiter, delivery: &mut Delivery) -> Option<u32> {
-        // `poll_ring`: right after registering (a failed strike), the ring
+        // `poll_free`: right after registering (a failed strike), the ring
         // is most likely still empty, and its loads say so without a failed
         // dequeue's four read-modify-writes on shared lines. (A thread woken
         // to race for an index finds the ring non-empty and dequeues.) The
@@ -296,15 +322,15 @@ impl Engine {
             // that missed its registration strands its index in the ring).
             None
         } else {
-            self.poll_ring()
+            self.poll_free()
         };
         // Stolen indices beyond ours are served when we leave (`left`).
         let got = ring.or_else(|| {
             if self.cache_capacity == 0 {
                 return None;
             }
-            let moved = self.caches.steal(None, true, &self.ring);
-            self.ring.dequeue().or_else(|| {
+            let moved = self.caches.steal(None, true, &self.free);
+            self.take_free().or_else(|| {
                 // Others took what we moved; whatever reached the ring
                 // since has its returner's serve behind it, but ours must
                 // not be skipped.
@@ -359,7 +385,7 @@ impl Engine {
     /// nobody waits it costs the ring's enqueue and one load.
     pub(super) fn give_shared(&self, index: u32, delivery: &mut Delivery) {
         let index = if self.waiters.has_waiters() {
-            match self.waiters.offer(index, |i| self.ring.enqueue(i)) {
+            match self.waiters.offer(index, |i| self.free.put(i)) {
                 Offer::Handed(wakeup) | Offer::Raced(wakeup) => {
                     delivery.wake(wakeup);
                     return;
@@ -369,7 +395,7 @@ impl Engine {
         } else {
             index
         };
-        self.ring.enqueue(index);
+        self.free.put(index);
         self.serve_waiters(delivery);
     }
 
@@ -389,7 +415,7 @@ impl Engine {
         while self.waiters.has_waiters() {
             match self
                 .waiters
-                .serve(|| self.ring.dequeue(), || self.ring.looks_empty())
+                .serve(|| self.take_free(), || self.free.looks_empty())
             {
                 Step::Handed(wakeup) => delivery.wake(wakeup),
                 Step::Raced(wakeup) => {
@@ -404,7 +430,7 @@ impl Engine {
     /// Indices in the ring or idle in a thread cache (racy under
     /// concurrency; O(capacity)).
     pub(crate) fn available(&self) -> usize {
-        self.ring.len() + self.caches.cached()
+        self.free.len() + self.caches.cached()
     }
 
     /// Getters queued now, threads and tasks (racy).

@@ -75,10 +75,10 @@ pub use config::{MAX_THREAD_CACHE, PoolConfig, PoolStats, default_thread_cache};
 pub use guard::{BufIndex, OwnedPooled, Pooled};
 pub use traits::{IndirectPool, Pool};
 
+use crate::bitmap::MAX_CAPACITY;
 use crate::buffer::BufferTier;
 use crate::error::Error;
 use crate::mem::MapOptions;
-use crate::ring::MAX_CAPACITY;
 use config::Settings;
 use engine::{Engine, Take, Wait};
 use slab::Slab;
@@ -238,7 +238,7 @@ impl<T> BoundedPool<T> {
     /// let pool = iobuf::BoundedPool::from_fn(3, |i| vec![i as u8; 16])?;
     /// assert_eq!(pool.capacity(), 4);
     /// let v = pool.get();
-    /// assert_eq!(v[0], 0);
+    /// assert_eq!(u32::from(v[0]), v.index()); // item i made by make(i)
     /// # Ok::<(), iobuf::Error>(())
     /// ```
     pub fn from_fn(capacity: usize, make: impl FnMut(usize) -> T) -> Result<Self, Error> {

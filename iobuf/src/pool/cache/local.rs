@@ -140,14 +140,14 @@ pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
         }
         // The thread is exiting: the ring, then the other caches.
         None => {
-            if let Some(i) = engine.ring.dequeue() {
+            if let Some(i) = engine.take_free() {
                 return (Some(i), Moved::default());
             }
             None
         }
     };
-    let moved = engine.caches.steal(own, false, &engine.ring);
-    (engine.ring.dequeue(), moved)
+    let moved = engine.caches.steal(own, false, &engine.free);
+    (engine.take_free(), moved)
 }
 
 /// What [`give`] did with an index.
@@ -221,7 +221,7 @@ impl<'a> Local<'a> {
         if let Some(i) = mag.pop_one() {
             return Some(i);
         }
-        mag.fill_from_ring(&self.engine.ring, mag.batch());
+        mag.fill_from_free(&self.engine.free, mag.batch());
         mag.pop_one()
     }
 
@@ -237,7 +237,7 @@ impl<'a> Local<'a> {
         if mag.push_one(index) {
             return Gave::Kept;
         }
-        let moved = mag.move_to_ring(&self.engine.ring, mag.batch());
+        let moved = mag.move_to_free(&self.engine.free, mag.batch());
         let kept = mag.push_one(index);
         debug_assert!(kept, "a spill left no room");
         Gave::Spilled(moved)

@@ -70,7 +70,7 @@ use std::sync::{Arc, Weak};
 use crossbeam_utils::CachePadded;
 
 use super::engine::Engine;
-use crate::ring::Ring;
+use crate::bitmap::{self, Bitmap};
 use crate::sync::{self, AtomicBool, AtomicU8, AtomicU32, Locked, Mutex, Ordering, hint};
 
 mod local;
@@ -201,7 +201,7 @@ impl Magazine {
         let engine = self.engine.upgrade();
         let mut mag = self.lock();
         let moved = match &engine {
-            Some(engine) => mag.drain(&engine.ring),
+            Some(engine) => mag.drain(&engine.free),
             // The pool is gone: its indices with it.
             None => {
                 mag.set_len(0);
@@ -420,50 +420,58 @@ impl Exclusive<'_> {
         self.magazine.hot.len.store(n, Ordering::Relaxed);
     }
 
-    /// Moves every index to `ring`, its pool's.
-    pub(crate) fn drain(&mut self, ring: &Ring) -> Moved {
-        self.move_to_ring(ring, self.len())
+    /// Moves every index to `free`, its pool's bitmap.
+    pub(crate) fn drain(&mut self, free: &Bitmap) -> Moved {
+        self.move_to_free(free, self.len())
     }
 
-    /// Moves the `n` most recently pushed indices (at most all) to `ring`,
-    /// its pool's: the one way indices leave a magazine for the ring
-    /// (drain, spill, steal). The caller serves the waiters (`Moved`) once
-    /// it holds no lock.
-    pub(crate) fn move_to_ring(&mut self, ring: &Ring, n: u32) -> Moved {
+    /// Moves the `n` most recently pushed indices (at most all) to `free`,
+    /// its pool's bitmap: the one way indices leave a magazine (drain,
+    /// spill, steal). They go in sorted chunks, one RMW per word a chunk
+    /// touches. The caller serves the waiters (`Moved`) once it holds no
+    /// lock.
+    pub(crate) fn move_to_free(&mut self, free: &Bitmap, n: u32) -> Moved {
         let len = self.len();
         let keep = len.saturating_sub(n);
         // The length first, then the indices: whoever takes an index from
-        // the ring (synchronising with our enqueue) then also sees the
+        // the bitmap (synchronising with our put) then also sees the
         // shorter magazine, so a quiescent `available()` counts it once.
         // The slots stay as they are while we hold the lock.
         self.set_len(keep);
-        for i in keep..len {
-            // ORDERING: Relaxed, as `len`.
-            ring.enqueue(self.magazine.item(i).load(Ordering::Relaxed));
+        let mut chunk = [0u32; 64];
+        let mut at = keep;
+        while at < len {
+            let k = (len - at).min(chunk.len() as u32) as usize;
+            for (slot, i) in chunk[..k].iter_mut().zip(at..) {
+                // ORDERING: Relaxed, as `len`.
+                *slot = self.magazine.item(i).load(Ordering::Relaxed);
+            }
+            chunk[..k].sort_unstable();
+            free.put_batch(&chunk[..k]);
+            at += k as u32;
         }
         Moved(len - keep)
     }
 
-    /// Moves up to `n` indices from `ring`, its pool's, into the magazine
-    /// (as many as fit and the ring has): the one way indices enter a
-    /// magazine from the ring (refill). While getters wait (`WAIT`) it
-    /// moves one at most, which the caller pops at once: indices in the
-    /// ring are owed to the waiters, and must not sit idle here.
-    pub(crate) fn fill_from_ring(&mut self, ring: &Ring, n: u32) {
+    /// Moves up to `n` indices from `free`, its pool's bitmap, into the
+    /// magazine (as many as fit, up to one word's worth per RMW): the one
+    /// way indices enter a magazine (refill). While getters wait (`WAIT`)
+    /// it moves one at most, which the caller pops at once: free indices
+    /// are owed to the waiters, and must not sit idle here.
+    pub(crate) fn fill_from_free(&mut self, free: &Bitmap, n: u32) {
         // ORDERING: Relaxed: `WAIT` is written under the lock we hold.
         let waiting = self.magazine.hot.flags.load(Ordering::Relaxed) & WAIT != 0;
-        let n = if waiting { n.min(1) } else { n };
-        for _ in 0..n {
-            if self.len() == self.magazine.capacity() {
+        let want = if waiting { n.min(1) } else { n };
+        let mut want = want.min(self.magazine.capacity() - self.len());
+        while want > 0 {
+            let got = free.take_batch(bitmap::hint(), want, |i| {
+                let kept = self.push_one(i);
+                debug_assert!(kept, "room was checked");
+            });
+            if got == 0 {
                 break;
             }
-            match ring.dequeue() {
-                Some(i) => {
-                    let kept = self.push_one(i);
-                    debug_assert!(kept, "room was checked");
-                }
-                None => break,
-            }
+            want -= got;
         }
     }
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{Magazine, Moved};
+use crate::bitmap::Bitmap;
 use crate::pool::engine::Engine;
-use crate::ring::Ring;
 use crate::sync::{self, Locked, Mutex};
 
 /// Every live thread's magazine for one pool.
@@ -48,7 +48,7 @@ impl Registry {
     /// A sleeping getter (`waiting`) also marks every magazine `WAIT`, so
     /// that their owners' returns go to the ring until no getter sleeps.
     #[cold]
-    pub(crate) fn steal(&self, own: Option<&Magazine>, waiting: bool, ring: &Ring) -> Moved {
+    pub(crate) fn steal(&self, own: Option<&Magazine>, waiting: bool, free: &Bitmap) -> Moved {
         let mut moved = Moved::default();
         let magazines = self.live();
         for magazine in magazines.iter() {
@@ -60,7 +60,7 @@ impl Registry {
                 if waiting {
                     mag.set_waiting(true);
                 }
-                moved = moved.and(mag.drain(ring));
+                moved = moved.and(mag.drain(free));
                 if cfg!(iobuf_mutant = "cache_serves_under_lock") {
                     // The mutant: waiters are served (and their wakers run)
                     // under the magazine and registry locks, as before the
