@@ -355,6 +355,57 @@ fn exhaustion(c: &mut Criterion) {
     g.finish();
 }
 
+/// A producer thread takes buffers and sends each index through a bounded
+/// channel to a consumer thread, which returns it: the shape of a reader
+/// task handing filled buffers to a writer. Every buffer crosses threads,
+/// so a thread cache never holds what the other side needs. 64 buffers;
+/// time is the consumer's, from the common start to its last return, per
+/// buffer.
+fn pipeline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pool/pipeline/capacity=64/threads=2");
+    g.throughput(Throughput::Elements(1));
+    for (name, pool) in iobuf_variants(64) {
+        g.bench_function(BenchmarkId::new(name, "Small"), |b| {
+            b.iter_custom(|iters| run_pipeline(iters, || pool.get_index(), |i| pool.put(i)))
+        });
+    }
+    let queue = Array::new(64);
+    g.bench_function(BenchmarkId::new(Array::NAME, "Small"), |b| {
+        b.iter_custom(|iters| run_pipeline(iters, || queue.take(), |i| queue.give(i)))
+    });
+    g.finish();
+}
+
+/// `iters` items from a producer (`take`) to a consumer (`give`) through a
+/// channel of 16; the consumer's time from the common start.
+fn run_pipeline<I: Send>(
+    iters: u64,
+    take: impl Fn() -> I + Sync,
+    give: impl Fn(I) + Sync,
+) -> std::time::Duration {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<I>(16);
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        let (take, barrier) = (&take, &barrier);
+        s.spawn(move || {
+            barrier.wait();
+            for _ in 0..iters {
+                tx.send(black_box(take())).unwrap();
+            }
+        });
+        let give = &give;
+        let consumer = s.spawn(move || {
+            barrier.wait();
+            let start = std::time::Instant::now();
+            for _ in 0..iters {
+                give(rx.recv().unwrap());
+            }
+            start.elapsed()
+        });
+        consumer.join().unwrap()
+    })
+}
+
 /// One thread takes 64 buffers, then returns them: a batch of I/O.
 fn batch_64(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool/get64_put64/threads=1");
@@ -569,6 +620,7 @@ criterion_group!(
     benches,
     single_thread,
     contended,
+    pipeline,
     write_2k,
     exhaustion,
     batch_64,

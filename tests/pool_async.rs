@@ -555,6 +555,42 @@ fn a_thread_blocked_for_a_second_sleeps() {
     );
 }
 
+/// Eight threads blocked on an empty pool of 64 Ki buffers (2,048 words of
+/// the free bitmap) for a second each: each spins and yields briefly
+/// (rescanning only after a put refilled a word), then sleeps; no thread
+/// rescans the whole pool per poll.
+#[test]
+#[cfg_attr(miri, ignore = "getrusage is a foreign call Miri does not run")]
+fn threads_blocked_on_a_large_empty_pool_sleep() {
+    let pool =
+        Arc::new(PicoBufferPool::with_config(1 << 16, PoolConfig::new().thread_cache(0)).unwrap());
+    let held: Vec<_> = (0..1 << 16)
+        .map(|_| pool.try_get_index().unwrap())
+        .collect();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let before = thread_cpu();
+                assert!(pool.get_timeout(Duration::from_secs(1)).is_err());
+                thread_cpu() - before
+            })
+        })
+        .collect();
+    let cpu: Vec<Duration> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let total: Duration = cpu.iter().sum();
+    println!(
+        "8 threads blocked 1 s each on an empty pool of 64 Ki buffers: {total:?} of CPU in all ({cpu:?})"
+    );
+    assert!(
+        total < Duration::from_millis(80),
+        "blocked threads burned {total:?} of CPU"
+    );
+    for i in held {
+        pool.put(i);
+    }
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "getrusage is a foreign call Miri does not run")]
 fn pending_futures_burn_no_cpu() {

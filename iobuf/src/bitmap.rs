@@ -1,7 +1,14 @@
-//! A lock-free bitmap of free indices: one read-modify-write per take and
-//! per put, the candidate to replace the SCQ ring ([`crate::ring`]) as a
-//! pool's shared free-index structure (issue 20). Not wired into the pool
-//! yet: its loom models (`bitmap/tests.rs`) and unit tests check it alone.
+//! A lock-free bitmap of a pool's free indices: its shared free-index
+//! structure, with one atomic read-modify-write per take and per put.
+//!
+//! It replaced a ring after Nikolaev's SCQ ("A Scalable, Portable, and
+//! Memory-Efficient Lock-Free FIFO Queue", DISC 2019), which pays two RMWs
+//! per operation by construction (fetch-and-add on head or tail, then the
+//! slot) and 16 bytes per index. A pool needs no FIFO among its free
+//! buffers (the wait queue orders the waiters), so a set of free indices
+//! will do, and a bit per index is the cheapest set there is. Measured side
+//! by side (README, "Performance"): two threads' get+put, and four threads
+//! on two buffers, went from slower than crossbeam's `ArrayQueue` to faster.
 //!
 //! # How it works
 //!

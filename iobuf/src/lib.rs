@@ -29,8 +29,9 @@
 //! # Pools
 //!
 //! A [`BoundedPool<T>`](BoundedPool) holds `capacity` buffers in one
-//! page-aligned slab, committed lazily. Its free indices circulate through a
-//! lock-free ring, with a small per-thread cache in front (whose misses take
+//! page-aligned slab, committed lazily. Its free indices live in a
+//! lock-free bitmap (one atomic read-modify-write per get and per put),
+//! with a small per-thread cache in front (whose misses take
 //! short locks, and whose first use on a thread allocates: see
 //! [`pool`]'s docs for exactly what may lock, allocate or sleep). There are three
 //! ways to hold a buffer:
@@ -243,10 +244,13 @@
 //!
 //! # Correctness
 //!
-//! The ring follows Nikolaev's SCQ, and its cycle tags rule out the ABA
-//! bug of bare-index rings. It, the thread-cache protocol and the wait queue
-//! have loom models, and deliberate bugs compiled into each are caught by
-//! them. Miri (both borrow models) and ThreadSanitizer run in CI.
+//! A free index is a set bit of the bitmap and nothing else: a get wins it
+//! with one `fetch_and` whose old value says whether it was still set, so
+//! there is no tag to wrap and no ABA (the Go original's bare-index ring
+//! hands one buffer to two holders); `try_get` answers "empty" only if the
+//! pool was empty at some instant of the call. The bitmap, the
+//! thread-cache protocol and the wait queue have loom models, and
+//! deliberate bugs compiled into each are caught by them. Miri (both borrow models) and ThreadSanitizer run in CI.
 //! Stress tests check that no buffer ever has two holders and none is lost.
 //! Every public operation documents whether it can wait.
 

@@ -1,6 +1,6 @@
 //! One FIFO queue of waiters, sleeping threads and pending tasks alike,
 //! with direct hand-off: a return gives its index to the longest waiter
-//! instead of the shared ring, so an exhausted pool serves its waiters in
+//! instead of the shared bitmap, so an exhausted pool serves its waiters in
 //! arrival order.
 //!
 //! # Why this design
@@ -11,9 +11,9 @@
 //!   listeners, a notified listener dropped unserved passes the
 //!   notification on. A notification says "try again", not "here is your
 //!   buffer": a woken waiter races every new getter for the index the
-//!   return put in the ring, so under sustained exhaustion a waiter can
+//!   return put in the bitmap, so under sustained exhaustion a waiter can
 //!   lose again and again (no FIFO guarantee), and every wake costs a
-//!   failed or successful ring round trip.
+//!   failed or successful bitmap round trip.
 //! - a queue of our own that assigns the index itself, as tokio's
 //!   `batch_semaphore` assigns permits to its oldest waiter, with a
 //!   cancelled waiter giving back what it was assigned.
@@ -29,45 +29,45 @@
 //!
 //! # Protocol
 //!
-//! A waiter registers (queue lock; `len` updated), then looks at the ring
+//! A waiter registers (queue lock; `len` updated), then looks at the bitmap
 //! once more, then parks (a thread) or returns `Pending` (a task). A
 //! return checks `len` first. If someone waits, it offers its index to the
 //! longest waiter ([`WaitQueue::offer`]): a task is handed the index
 //! outright (a task wake is a run-queue push), and so is a thread whose
 //! turn for fairness came (`FAIR_EVERY`). Otherwise the index goes to the
-//! ring **while the queue lock is held**, and the front thread is woken to
+//! bitmap **while the queue lock is held**, and the front thread is woken to
 //! race for it: handing a buffer to a sleeping thread leaves it idle for
 //! the microseconds the thread takes to run, while a running getter could
-//! use it now. If nobody waits, the return enqueues to the ring and then
+//! use it now. If nobody waits, the return puts its index in the bitmap and then
 //! serves ([`WaitQueue::serve`]): it checks `len` again and hands what the
-//! ring holds to waiters that registered meanwhile (Dekker's pattern: `len`
-//! and the ring are both accessed `SeqCst`, so either the waiter's look
+//! bitmap holds to waiters that registered meanwhile (Dekker's pattern: `len`
+//! and the bitmap are both accessed `SeqCst`, so either the waiter's look
 //! finds the index, or finds it already taken by another getter, or the
 //! return sees the waiter).
 //!
 //! # Liveness
 //!
-//! - **L** If an index is free (in the ring) and someone waits, someone is
+//! - **L** If an index is free (in the bitmap) and someone waits, someone is
 //!   being woken for it: a returner or a leaving waiter is about to serve,
 //!   or a thread at the front of the queue was woken after the index
-//!   reached the ring and has not yet looked at the ring.
+//!   reached the bitmap and has not yet looked at the bitmap.
 //!
-//! Each way an index reaches the ring keeps L: a return enqueues and then
-//! serves; a thread cache that moves indices to the ring (drain, spill,
+//! Each way an index reaches the bitmap keeps L: a return puts and then
+//! serves; a thread cache that moves indices to the bitmap (drain, spill,
 //! steal, thread exit, eviction) reports it, and the engine serves once the
 //! cache's locks are released; a return that declines to hand its index to
-//! a front thread enqueues it under the queue lock, before that thread can
-//! be woken or leave. Serving wakes the front thread only when the ring is
+//! a front thread puts it there under the queue lock, before that thread can
+//! be woken or leave. Serving wakes the front thread only when the bitmap is
 //! not empty, and stops there: the woken thread owes the next serve.
 //!
 //! Each way a waiter leaves keeps L:
 //!
-//! - a **thread** serves whenever it leaves (served from the ring, handed
+//! - a **thread** serves whenever it leaves (served from the bitmap, handed
 //!   an index, or timed out): it may have been woken for an index in the
-//!   ring that it did not take, and it alone knows it will not take it;
+//!   bitmap that it did not take, and it alone knows it will not take it;
 //! - a **task** handed its index leaves with nothing owed: tasks are never
 //!   woken to race;
-//! - a task that takes an index from the ring or the caches after it
+//! - a task that takes an index from the bitmap or the caches after it
 //!   registered, or that is **cancelled** (its future dropped), leaves the
 //!   queue under the lock; an index handed to it meanwhile is its own, and
 //!   it gives it on like a return (W2); then it serves, as a thread does.
@@ -137,7 +137,7 @@ struct Queue {
 }
 
 /// How often, at most, a return hands its buffer outright to a thread at
-/// the front of the queue instead of waking it to race for the ring: often
+/// the front of the queue instead of waking it to race for the bitmap: often
 /// enough that no thread starves, rarely enough that an exhausted pool's
 /// buffers keep changing hands between running threads without a wake-up
 /// each (a hand-off to a sleeping thread leaves the buffer idle until that
@@ -186,22 +186,22 @@ impl Fairness {
 pub(crate) enum Offer {
     /// Handed to the longest waiter; deliver its wake-up.
     Handed(Wakeup),
-    /// Put in the ring under the queue lock for the thread at the front to
+    /// Put in the bitmap under the queue lock for the thread at the front to
     /// race for; deliver its wake-up (the thread owes the next serve).
     Raced(Wakeup),
-    /// Nobody waits: the caller enqueues it, then serves.
+    /// Nobody waits: the caller puts it in the bitmap, then serves.
     Nobody(u32),
 }
 
 /// One step of [`WaitQueue::serve`].
 pub(crate) enum Step {
-    /// An index from the ring was handed to a waiter; deliver the wake-up
+    /// An index from the bitmap was handed to a waiter; deliver the wake-up
     /// and serve again.
     Handed(Wakeup),
-    /// The ring is not empty and a thread waits at the front: deliver its
+    /// The bitmap is not empty and a thread waits at the front: deliver its
     /// wake-up and stop (the thread owes the next serve).
     Raced(Wakeup),
-    /// Nobody waits, or the ring is empty.
+    /// Nobody waits, or the bitmap is empty.
     Done,
 }
 
@@ -234,13 +234,13 @@ pub(crate) enum Wake {
 
 impl WaitQueue {
     /// Whether anyone waits: the check of every return that goes to the
-    /// ring (the other half of the waiters' register-then-look).
+    /// bitmap (the other half of the waiters' register-then-look).
     #[inline]
     pub(crate) fn has_waiters(&self) -> bool {
         loom_seq_cst_fence();
-        // ORDERING: SeqCst: after the return's ring enqueue in the single
+        // ORDERING: SeqCst: after the return's put in the single
         // total order, against the waiter's SeqCst store in `register`
-        // before its look at the ring (module docs).
+        // before its look at the bitmap (module docs).
         self.len.load(Ordering::SeqCst) != 0
     }
 
@@ -276,9 +276,9 @@ impl WaitQueue {
 
     /// Offers a return's `index` to the longest waiter: a task, or a thread
     /// whose turn for fairness came, is handed it; for any other thread at
-    /// the front, `to_ring` puts the index in the ring under the queue lock
+    /// the front, `to_free` puts the index in the bitmap under the queue lock
     /// (module docs: L) and the thread is to be woken to race for it.
-    pub(crate) fn offer(&self, index: u32, to_ring: impl FnOnce(u32)) -> Offer {
+    pub(crate) fn offer(&self, index: u32, to_free: impl FnOnce(u32)) -> Offer {
         let mut queue = self.lock();
         let Some(thread) = queue.front().map(|w| w.thread) else {
             return Offer::Nobody(index);
@@ -286,24 +286,24 @@ impl WaitQueue {
         if thread && !queue.fairness.turn() {
             let wakeup = queue.wake_front();
             if cfg!(iobuf_mutant = "wait_ring_after_unlock") {
-                // The mutant: the index reaches the ring only after the
+                // The mutant: the index reaches the bitmap only after the
                 // lock is released, so the front thread can leave (and
                 // serve) before it lands; the waiters behind it strand.
                 drop(queue);
             }
-            to_ring(index);
+            to_free(index);
             return Offer::Raced(wakeup);
         }
         Offer::Handed(queue.hand_front(self, index))
     }
 
-    /// One step of serving the ring's indices to waiters: the front waiter
+    /// One step of serving the bitmap's indices to waiters: the front waiter
     /// is handed one if it is a task or a thread whose turn came, else
-    /// woken to race for them (only if the ring is not empty). `dequeue`
+    /// woken to race for them (only if the bitmap is not empty). `take`
     /// and `looks_empty` run under the queue lock.
     pub(crate) fn serve(
         &self,
-        dequeue: impl FnOnce() -> Option<u32>,
+        take: impl FnOnce() -> Option<u32>,
         looks_empty: impl FnOnce() -> bool,
     ) -> Step {
         let mut queue = self.lock();
@@ -318,7 +318,7 @@ impl WaitQueue {
                 return Step::Raced(queue.wake_front());
             }
         }
-        match dequeue() {
+        match take() {
             Some(index) => Step::Handed(queue.hand_front(self, index)),
             None => Step::Done,
         }

@@ -45,7 +45,7 @@ pub struct PoolConfig {
     /// caches would strand most of the pool. Where `membarrier(2)` is
     /// missing (not Linux, or refused) caching is off whatever this says:
     /// the owner's fast path would need a full fence per operation, which
-    /// costs more than the shared ring.
+    /// costs more than the shared bitmap.
     pub thread_cache: Option<usize>,
 }
 
@@ -124,7 +124,7 @@ impl PoolConfig {
     ///
     /// Where the same threads both get and return (a worker that reads
     /// into a buffer, uses it, drops it), a cache that holds each thread's
-    /// working set keeps nearly every get and put off the shared ring,
+    /// working set keeps nearly every get and put off the shared bitmap,
     /// even when the pool runs dry: a thread that needs a buffer cached by
     /// a descheduled thread takes it from that cache. In the benchmark
     /// `threads/exhausted` (`cargo bench -p iobuf-benches --bench async --
@@ -136,7 +136,7 @@ impl PoolConfig {
     ///
     /// Where one thread gets and another returns (a producer and a
     /// consumer), the returns collect in the consumer's cache, and each get
-    /// that finds the ring empty must take them from there, which costs a
+    /// that finds the bitmap empty must take them from there, which costs a
     /// `membarrier(2)` system call: keep a small pool's cache off (the
     /// default below 64 buffers).
     #[must_use = "builder methods return the changed config"]
@@ -184,7 +184,7 @@ impl<T> Settings<T> {
         }
         // The owner's fast path relies on an asymmetric fence for thieves;
         // where the light side would cost a full fence per operation,
-        // caching is off (it would cost more than the ring).
+        // caching is off (it would cost more than the bitmap).
         let cache_capacity = if crate::fence::light_side_is_cheap() {
             requested.min(capacity) as u32
         } else {

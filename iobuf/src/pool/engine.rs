@@ -6,8 +6,8 @@
 //! One acquire path, [`Engine::take`], serves every way to get a buffer:
 //!
 //! 1. **Strike**: one attempt without waiting: this thread's cache, the
-//!    ring, then other threads' caches (`cache`).
-//! 2. **Spin** (threads only): bounded spinning that polls the ring with
+//!    bitmap, then other threads' caches (`cache`).
+//! 2. **Spin** (threads only): bounded spinning that polls the bitmap with
 //!    loads only ([`Spin`]).
 //! 3. **Wait**: queue in the pool's [`WaitQueue`] (threads and tasks in one
 //!    FIFO) until a return hands us its index, or the deadline passes. A
@@ -19,13 +19,13 @@
 //! must not hold its executor's thread.
 //!
 //! Returns go to the longest waiter first (`WaitQueue::offer`), then to
-//! the ring. Before a waiter parks it takes the indices idle in other
+//! the bitmap. Before a waiter parks it takes the indices idle in other
 //! threads' caches, and while anyone waits every cache sends its returns
 //! here (`cache` marks them `WAIT`), so a waiter never sleeps beside an idle
 //! buffer.
 //!
 //! The engine is the one place that serves waiters (`Engine::serve_waiters`):
-//! after a return, after a thread cache moved indices to the ring (the cache
+//! after a return, after a thread cache moved indices to the bitmap (the cache
 //! layer reports a `Moved` and never wakes anyone itself), and when a waiter
 //! leaves. Every path delivers its wake-ups through a `Delivery` once it
 //! holds no lock, and settles its own index before a waker's panic resumes
@@ -33,9 +33,9 @@
 //!
 //! # Invariant
 //!
-//! - **I1** every index in `0..capacity` is in exactly one place: the ring,
+//! - **I1** every index in `0..capacity` is in exactly one place: the bitmap,
 //!   one thread's cache, or one holder's hands. `take` moves an index from
-//!   the ring or a cache to its caller; `give` moves it back.
+//!   the bitmap or a cache to its caller; `give` moves it back.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -85,7 +85,7 @@ impl Wait {
     }
 }
 
-/// The ring, sleepers and thread caches of one pool.
+/// The bitmap, sleepers and thread caches of one pool.
 ///
 /// Shared (`Arc`) by its pool and, weakly, by the pool's thread caches
 /// (`cache::Magazine`): a thread that flushes its cache at exit, or evicts
@@ -103,7 +103,7 @@ pub(crate) struct Engine {
     pub(super) cache_capacity: u32,
     /// This engine, for the thread caches' weak references.
     pub(super) me: Weak<Engine>,
-    /// Apart from the queue's lock and the ring: bumped on every wait.
+    /// Apart from the queue's lock and the bitmap: bumped on every wait.
     counters: CachePadded<Counters>,
     /// Buffers lent to io_uring provided-buffer rings (`crate::uring`).
     provided: AtomicU64,
@@ -135,7 +135,7 @@ impl Counters {
 }
 
 impl Engine {
-    /// An engine whose ring holds every index of `0..capacity`.
+    /// An engine whose bitmap holds every index of `0..capacity`.
     pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Arc<Engine> {
         Arc::new_cyclic(|me| Engine {
             free: Bitmap::new_full(capacity),
@@ -178,17 +178,17 @@ impl Engine {
         got
     }
 
-    /// One attempt: this thread's cache, the ring, other threads' caches.
+    /// One attempt: this thread's cache, the bitmap, other threads' caches.
     fn strike(&self, delivery: &mut Delivery) -> Option<u32> {
         if self.cache_capacity != 0 {
             let (got, moved) = cache::take(self);
             self.after_move(moved, delivery);
             got
         } else if self.waiters.has_waiters() {
-            // While others wait, the ring is usually empty (returns are
+            // While others wait, the bitmap is usually empty (returns are
             // handed to waiting tasks, and a front thread takes the one put
-            // there for it): look before dequeuing, sparing a failed
-            // dequeue's read-modify-writes on the ring's shared lines.
+            // there for it): one pass of loads, rather than the exact
+            // take's two.
             self.poll_free()
         } else {
             self.take_free()
@@ -223,7 +223,7 @@ impl Engine {
                 if cfg!(iobuf_mutant = "wait_handed_thread_skips_serve") {
                     // The mutant: a thread handed its index leaves without
                     // serving, though it may have been woken for an index
-                    // in the ring that it never took.
+                    // in the bitmap that it never took.
                     self.left(false, delivery);
                     return Some(i);
                 }
@@ -292,11 +292,13 @@ impl Engine {
         None
     }
 
-    /// A look at the ring where it is likely empty (a spinning or yielding
-    /// getter, a waiter's look, a strike while others wait): loads only,
-    /// and a dequeue (which writes the shared head and tail) only once a
-    /// return has landed. An empty answer is as good as a failed dequeue
-    /// for the Dekker pattern (`Ring::looks_empty`).
+    /// A look at the bitmap where it is likely empty (a spinning or yielding
+    /// getter, a waiter's look, a strike while others wait): one pass of
+    /// `SeqCst` loads, and a take only once a word shows a free bit. An
+    /// empty answer serves the Dekker pattern of `wait.rs` as a failed take
+    /// would: each word is loaded after the waiter registered, so a put
+    /// that the loads miss comes after them in the single total order, and
+    /// its returner's `has_waiters` check sees the waiter.
     fn poll_free(&self) -> Option<u32> {
         if self.free.looks_empty() {
             return None;
@@ -304,34 +306,32 @@ impl Engine {
         self.take_free()
     }
 
-    /// A queued waiter's look at the ring and the other threads' caches
+    /// A queued waiter's look at the bitmap and the other threads' caches
     /// (after registering: the waiter's half of the Dekker pattern in
     /// `wait.rs`; stealing also marks every cache `WAIT`). On success the
     /// waiter has left the queue, and an index handed to it meanwhile has
     /// gone on (W2); on `None` it is still queued.
     fn look_again(&self, waiter: &Waiter, delivery: &mut Delivery) -> Option<u32> {
-        // `poll_free`: right after registering (a failed strike), the ring
-        // is most likely still empty, and its loads say so without a failed
-        // dequeue's four read-modify-writes on shared lines. (A thread woken
-        // to race for an index finds the ring non-empty and dequeues.) The
-        // loads are SeqCst, so the Dekker argument holds: a return whose
-        // last tail increment they miss checks `has_waiters` after it, and
-        // sees us.
-        let ring = if cfg!(iobuf_mutant = "wait_skips_retry") {
+        // `poll_free`: right after registering (a failed strike), the bitmap
+        // is most likely still empty, and one pass of loads says so. (A
+        // thread woken to race for an index finds a free bit and takes it.)
+        // The loads are SeqCst, so the Dekker argument holds: a return whose
+        // put they miss checks `has_waiters` after it, and sees us.
+        let free = if cfg!(iobuf_mutant = "wait_skips_retry") {
             // The mutant: a waiter parks without looking again (a return
-            // that missed its registration strands its index in the ring).
+            // that missed its registration strands its index in the bitmap).
             None
         } else {
             self.poll_free()
         };
         // Stolen indices beyond ours are served when we leave (`left`).
-        let got = ring.or_else(|| {
+        let got = free.or_else(|| {
             if self.cache_capacity == 0 {
                 return None;
             }
             let moved = self.caches.steal(None, true, &self.free);
             self.take_free().or_else(|| {
-                // Others took what we moved; whatever reached the ring
+                // Others took what we moved; whatever reached the bitmap
                 // since has its returner's serve behind it, but ours must
                 // not be skipped.
                 self.after_move(moved, delivery);
@@ -365,7 +365,7 @@ impl Engine {
     }
 
     /// Returns `index` past the inlined cache hit: into this thread's cache
-    /// if it has room and nobody waits, else to a waiter or the ring.
+    /// if it has room and nobody waits, else to a waiter or the bitmap.
     pub(crate) fn give(&self, index: u32) {
         let mut delivery = Delivery::default();
         if self.cache_capacity != 0 {
@@ -381,8 +381,8 @@ impl Engine {
     }
 
     /// Returns `index` where everyone can have it: offered to the longest
-    /// waiter if anyone waits (`WaitQueue::offer`), else to the ring. When
-    /// nobody waits it costs the ring's enqueue and one load.
+    /// waiter if anyone waits (`WaitQueue::offer`), else to the bitmap. When
+    /// nobody waits it costs the bitmap's put (one RMW) and one load.
     pub(super) fn give_shared(&self, index: u32, delivery: &mut Delivery) {
         let index = if self.waiters.has_waiters() {
             match self.waiters.offer(index, |i| self.free.put(i)) {
@@ -399,7 +399,7 @@ impl Engine {
         self.serve_waiters(delivery);
     }
 
-    /// After a thread cache moved indices to the ring, with its locks
+    /// After a thread cache moved indices to the bitmap, with its locks
     /// released: serve the waiters that may be owed them (L in `wait.rs`).
     pub(super) fn after_move(&self, moved: Moved, delivery: &mut Delivery) {
         if moved.any() {
@@ -407,7 +407,7 @@ impl Engine {
         }
     }
 
-    /// After indices landed in the ring, or a waiter left: hands them to
+    /// After indices landed in the bitmap, or a waiter left: hands them to
     /// waiters (the return's half of the Dekker pattern in `wait.rs`, and
     /// the torch a leaving thread passes on), or wakes the front thread to
     /// race for them. One load when nobody waits.
@@ -427,7 +427,7 @@ impl Engine {
         }
     }
 
-    /// Indices in the ring or idle in a thread cache (racy under
+    /// Indices in the bitmap or idle in a thread cache (racy under
     /// concurrency; O(capacity)).
     pub(crate) fn available(&self) -> usize {
         self.free.len() + self.caches.cached()
@@ -438,11 +438,11 @@ impl Engine {
         self.waiters.len()
     }
 
-    /// Counts `n` more buffers in a provided-buffer ring (`added`), or
+    /// Counts `n` more buffers in a provided-buffer bitmap (`added`), or
     /// `n` fewer.
     pub(crate) fn note_provided(&self, n: usize, added: bool) {
         // ORDERING: Relaxed: statistics; the indices themselves travel
-        // through the ring and the guards.
+        // through the bitmap and the guards.
         if added {
             self.provided.fetch_add(n as u64, Ordering::Relaxed);
         } else {
@@ -475,7 +475,7 @@ impl Engine {
 ///
 /// Cancel-safe: dropped before it completes, it leaves the queue; if a
 /// return handed it an index first, it gives that index on (to the next
-/// waiter, or the ring), so neither the buffer nor the wake-up is lost.
+/// waiter, or the bitmap), so neither the buffer nor the wake-up is lost.
 /// Polled again with another waker (a task moved between workers), it
 /// wakes the new one.
 #[must_use = "futures do nothing unless awaited"]

@@ -7,8 +7,8 @@
 //!   (buffer `i` at byte `i * size_of::<T>()`);
 //! - `engine.rs`: the free indices, the acquire path (strike, spin, wait)
 //!   and returns, and invariant **I1** (each index is in exactly one place:
-//!   the ring, one thread's cache, or one holder's hands);
-//! - `cache/`: the per-thread caches in front of the ring;
+//!   the free bitmap, one thread's cache, or one holder's hands);
+//! - `cache/`: the per-thread caches in front of the bitmap;
 //! - `guard.rs`: what a holder has ([`Pooled`], [`OwnedPooled`],
 //!   [`BufIndex`]);
 //! - `config.rs`: [`PoolConfig`], resolved once into the pool's settings.
@@ -16,11 +16,12 @@
 //! # Thread caches
 //!
 //! Pools of 64 buffers and more keep a small per-thread cache (a *magazine*)
-//! in front of the ring ([`PoolConfig::thread_cache`]). A get or return
+//! in front of the free bitmap ([`PoolConfig::thread_cache`]). A get or return
 //! that hits it costs a few plain loads and stores on memory only this
 //! thread writes: no atomic read-modify-write and no shared cache line. The
 //! most recently returned, cache-hot buffer goes out first. Misses refill or
-//! spill a batch at a time through the ring. A getter that finds the ring
+//! spill a batch at a time (up to 32 indices per atomic operation) through
+//! the bitmap. A getter that finds the bitmap
 //! empty takes the buffers idle in other threads' caches, even from threads
 //! that never run again, using an asymmetric fence (`membarrier(2)` on Linux)
 //! that costs the owners nothing. A blocking `get` therefore never sleeps
@@ -31,14 +32,14 @@
 //! # Progress, locks and allocation
 //!
 //! - `try_get*` and every return (guard drop, `put`) never sleep on an
-//!   empty pool. A cache hit takes a few loads and stores, and the ring is
+//!   empty pool. A cache hit takes a few loads and stores, and the bitmap is
 //!   lock-free, so with caching off (pools under 64 buffers,
 //!   [`PoolConfig::thread_cache`]`(0)`, or no `membarrier(2)`) they are
 //!   lock-free.
 //! - With caching on they are **not** strictly lock-free: refilling an empty
 //!   cache or spilling a full one takes that cache's mutex, which a thief
 //!   holds across a `membarrier(2)` system call; a thread's first use of a
-//!   pool, and taking buffers from other threads' caches (when the ring is
+//!   pool, and taking buffers from other threads' caches (when the bitmap is
 //!   empty), take the pool's registry mutex; and a thief waits for the
 //!   owner to finish the few instructions of the operation it is in. These
 //!   locks are held for short, bounded work, but a preempted holder delays
@@ -47,8 +48,9 @@
 //! - `get*` may wait: strike, spin, then sleep until a return wakes it
 //!   ([`progress`](crate::progress)). `get_timeout` stops at its deadline.
 //! - Allocation: creating a pool allocates the slab (committed lazily) and
-//!   the ring of free indices (16 bytes per buffer, written at creation, so
-//!   committed at once: 32 GiB at capacity 2^31). With caching on, a
+//!   bitmap of free indices (4 bytes per buffer: 32 buffers per 64-bit word,
+//!   each word on a cache line of its own, at least one line; written at
+//!   creation, so committed at once: 8 GiB at capacity 2^31). With caching on, a
 //!   thread's first get or return on a pool allocates its cache (four heap
 //!   allocations: the cache, its slots, and an entry in the thread's and the
 //!   pool's lists); and a getter that queues to wait (a blocking `get`
@@ -95,10 +97,11 @@ use slab::Slab;
 ///   sleeping. See the [module docs](self) for exactly when.
 /// - **Page-aligned**: one contiguous slab, buffer `i` at `i * size_of::<T>()`,
 ///   committed lazily, so a large pool costs memory only as buffers are
-///   written. The ring of free indices (16 bytes per buffer) is committed
-///   at creation.
-/// - **Exclusive**: the ring's cycle tags make sure no buffer is ever handed
-///   to two holders at once (loom-checked and stress-tested).
+///   written. The bitmap of free indices (4 bytes per buffer, at least
+///   one cache line) is committed at creation.
+/// - **Exclusive**: a buffer is free exactly while its bit in the bitmap is
+///   set, and a get wins the bit with one atomic `fetch_and`: no buffer is
+///   ever handed to two holders at once (loom-checked and stress-tested).
 ///
 /// Three ways to hold a buffer: a [`Pooled`] guard borrowing the pool
 /// ([`get`](Self::get)), an [`OwnedPooled`] guard holding an `Arc` of it
@@ -158,7 +161,7 @@ fn next_pool_id() -> Result<u32, Error> {
         })
 }
 
-/// The ring size for a requested capacity: a power of two in `1..=2^31`.
+/// The pool size for a requested capacity: a power of two in `1..=2^31`.
 fn ring_capacity(requested: usize) -> Result<usize, Error> {
     if requested == 0 || requested > MAX_CAPACITY {
         return Err(Error::InvalidCapacity { requested });
@@ -271,13 +274,13 @@ impl<T> BoundedPool<T> {
         self.slab.capacity()
     }
 
-    /// The number of buffers held by no user: in the shared ring or idle
+    /// The number of buffers held by no user: in the shared bitmap or idle
     /// in any thread's cache.
     ///
     /// Exact when no other thread is using the pool; under concurrency a
     /// racy estimate. A thread that is exiting counts as using it: while it
-    /// moves its cache to the ring, those buffers may be missed. (Joining
-    /// the thread waits for that.) It counts the ring slot by slot:
+    /// moves its cache to the bitmap, those buffers may be missed. (Joining
+    /// the thread waits for that.) It counts the bitmap word by word:
     /// O(capacity).
     pub fn available(&self) -> usize {
         self.engine().available()

@@ -124,7 +124,7 @@ pub(crate) fn push(pool_id: u32, index: u32) -> bool {
 }
 
 /// A strike past a missed fast path, for a pool with caching on: this
-/// thread's cache (found or made), a refill from the ring, then the other
+/// thread's cache (found or made), a refill from the bitmap, then the other
 /// threads' caches. The engine serves the waiters for what a steal moved
 /// (`Moved`) once this returns.
 pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
@@ -138,7 +138,7 @@ pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
             }
             Some(local.magazine)
         }
-        // The thread is exiting: the ring, then the other caches.
+        // The thread is exiting: the bitmap, then the other caches.
         None => {
             if let Some(i) = engine.take_free() {
                 return (Some(i), Moved::default());
@@ -154,11 +154,11 @@ pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
 pub(crate) enum Gave {
     /// Cached in this thread's magazine.
     Kept,
-    /// Cached, after a batch went to the ring to make room: the engine
+    /// Cached, after a batch went to the bitmap to make room: the engine
     /// serves the waiters for it.
     Spilled(Moved),
     /// Not cached (a getter waits, or the thread is exiting): the engine
-    /// gives it to a waiter or the ring.
+    /// gives it to a waiter or the bitmap.
     Shared(u32),
 }
 
@@ -213,7 +213,7 @@ impl<'a> Local<'a> {
     }
 
     /// The cache is empty (or being stolen from): take a batch from the
-    /// ring, keep all but one, and return that one. `None` when the ring
+    /// bitmap, keep all but one, and return that one. `None` when the bitmap
     /// is empty too (the caller then steals).
     #[cold]
     fn refill(&self) -> Option<u32> {
@@ -227,7 +227,7 @@ impl<'a> Local<'a> {
 
     /// The cache is full, being stolen from, or a getter waits: back to
     /// the engine if someone waits, else make room by moving a batch to
-    /// the ring.
+    /// the bitmap.
     #[cold]
     fn spill(&self, index: u32) -> Gave {
         let mut mag = self.magazine.lock();
@@ -249,7 +249,7 @@ enum Lookup {
     Found(*const Magazine),
     /// Not at hand: register one (`attach`).
     Missing,
-    /// The thread is exiting: use the ring directly.
+    /// The thread is exiting: use the bitmap directly.
     Disabled,
 }
 

@@ -1,5 +1,5 @@
 //! Per-thread magazines: a small LIFO stack of free indices per (thread,
-//! pool), in front of the shared ring, after Bonwick's magazines (USENIX
+//! pool), in front of the shared bitmap, after Bonwick's magazines (USENIX
 //! 2001) and jemalloc's tcache.
 //!
 //! # Fast path
@@ -8,12 +8,12 @@
 //! table keyed by pool id, then pops or pushes with plain atomic loads and
 //! stores: no read-modify-write, no system call. The most recently returned,
 //! cache-hot buffer goes out first. An empty magazine refills a batch from the
-//! ring, and a full one spills a batch back.
+//! bitmap, and a full one spills a batch back.
 //!
 //! # Stealing (liveness)
 //!
 //! Buffers idle in one thread's magazine must never keep another thread's
-//! `get` asleep. A thief (a getter that found the ring empty) takes idle
+//! `get` asleep. A thief (a getter that found the bitmap empty) takes idle
 //! indices out of other threads' magazines, even from owners that never run
 //! again. Owner and thief follow an asymmetric Dekker protocol:
 //!
@@ -33,21 +33,21 @@
 //! comes after, `busy = 1` is visible to the thief, which waits. Either way
 //! the two never touch the items at once (I1 holds). Where `membarrier(2)` is
 //! missing, caching is off: the light side would have to be a full fence on
-//! every operation, which costs more than the ring. Under loom and Miri both
+//! every operation, which costs more than the bitmap. Under loom and Miri both
 //! sides are `SeqCst` fences (the classic symmetric Dekker, equally correct),
 //! so the loom model (`tests.rs`) and Miri check the protocol in that form.
 //!
 //! A put checks the pool's waiter count inside the same protected section.
 //! A getter raises the count before it steals, so either the put sees the
-//! waiter and sends its index to the ring, waking the sleeper, or the
+//! waiter and sends its index to the bitmap, waking the sleeper, or the
 //! getter's steal sees the index in the magazine. While getters wait
 //! (`WAIT`), a refill takes one index for its caller and keeps none, so
-//! that no index a return put in the ring for a waiter sits idle here.
+//! that no index a return put in the bitmap for a waiter sits idle here.
 //!
 //! # No user code under these locks
 //!
-//! This layer moves indices between magazines and the ring and never wakes
-//! anyone: each operation that moved indices to the ring returns a
+//! This layer moves indices between magazines and the bitmap and never wakes
+//! anyone: each operation that moved indices to the bitmap returns a
 //! [`Moved`], and the engine serves the waiters once every lock of this
 //! layer (magazine, registry, the thread's table borrow) is released
 //! (W4 in `wait.rs`). Thread exit and table eviction, which the engine does
@@ -62,7 +62,7 @@
 //! the reference first keeps the engine (not the pool's buffers) alive
 //! until it is done. Thread exit flushes the thread's magazines and
 //! disables its table, so that a buffer returned from a later thread-local
-//! destructor goes straight to the ring.
+//! destructor goes straight to the bitmap.
 
 use std::ptr::NonNull;
 use std::sync::{Arc, Weak};
@@ -89,7 +89,7 @@ use crate::fence::{heavy as heavy_fence, light as light_fence};
 
 /// `Hot::flags`: a thief is at work; the owner keeps off.
 const STEAL: u8 = 1;
-/// `Hot::flags`: a getter is asleep on the pool; returns go to the ring.
+/// `Hot::flags`: a getter is asleep on the pool; returns go to the bitmap.
 const WAIT: u8 = 2;
 
 /// One thread's cache for one pool.
@@ -136,7 +136,7 @@ unsafe impl Send for Magazine {}
 // through the Mutex.
 unsafe impl Sync for Magazine {}
 
-/// Indices a cache operation moved to the ring: the engine serves the
+/// Indices a cache operation moved to the bitmap: the engine serves the
 /// waiters for them once the cache's locks are released (module docs).
 #[must_use = "indices moved to the ring may be owed to waiters: serve them"]
 #[derive(Clone, Copy, Debug, Default)]
@@ -192,7 +192,7 @@ impl Magazine {
         self.engine.strong_count() == 0
     }
 
-    /// Moves every index to the pool's ring, if the engine is still alive,
+    /// Moves every index to the pool's bitmap, if the engine is still alive,
     /// and serves the waiters once the magazine's lock is released (thread
     /// exit, eviction: paths the engine does not drive). Returns the
     /// delivery for the caller to finish.
@@ -265,7 +265,7 @@ impl Magazine {
     }
 
     /// Owner fast path: push `index`, unless a getter is waiting (then it
-    /// must go to the ring, where the waiter finds it).
+    /// must go to the bitmap, where the waiter finds it).
     #[inline]
     pub(crate) fn push(&self, index: u32) -> Fast {
         self.enter();
@@ -400,7 +400,7 @@ pub(crate) struct Exclusive<'a> {
 
 impl Exclusive<'_> {
     /// Sets or clears `WAIT`: while set, the owner's returns go to the
-    /// ring (where sleeping getters look) instead of the cache.
+    /// bitmap (where sleeping getters look) instead of the cache.
     pub(crate) fn set_waiting(&mut self, waiting: bool) {
         // ORDERING: Relaxed load (only lock holders write `flags`), Release
         // store: with `STEAL` cleared by this guard's drop, the owner sees it.

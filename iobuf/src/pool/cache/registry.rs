@@ -41,12 +41,12 @@ impl Registry {
     }
 
     /// Moves the indices idle in other threads' magazines (all but `own`)
-    /// to `ring`, the pool's, so that every getter can have them: the
+    /// to `bitmap`, the pool's, so that every getter can have them: the
     /// liveness mechanism (module docs of `cache`). The caller takes one
     /// and serves the waiters for the rest once it holds no lock.
     ///
     /// A sleeping getter (`waiting`) also marks every magazine `WAIT`, so
-    /// that their owners' returns go to the ring until no getter sleeps.
+    /// that their owners' returns go to the bitmap until no getter sleeps.
     #[cold]
     pub(crate) fn steal(&self, own: Option<&Magazine>, waiting: bool, free: &Bitmap) -> Moved {
         let mut moved = Moved::default();
