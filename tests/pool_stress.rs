@@ -9,7 +9,8 @@
 //!   and draining yields each index once).
 //! - **Progress**: a watchdog fails the test if a run takes too long.
 //!
-//! Small capacities force laps of the ring, where ABA would strike.
+//! Small capacities make every buffer change hands again and again, where
+//! a stale operation (ABA) would strike.
 //! `IOBUF_STRESS_OPS` sets the operations per thread (defaults: 1 000 000 in
 //! release builds, 100 000 in debug builds).
 
@@ -27,7 +28,7 @@ fn ops_per_thread() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if cfg!(miri) {
             // Miri interprets every instruction and checks every access:
-            // enough rounds to lap small rings, not millions.
+            // enough rounds to reuse every buffer of small pools, not millions.
             64
         } else if cfg!(debug_assertions) {
             100_000
@@ -125,7 +126,7 @@ fn stress(capacity: usize, threads: u64) {
     stress_with(capacity, threads, PoolConfig::new());
 }
 
-/// With thread caches forced on small pools, most gets find the ring empty
+/// With thread caches forced on small pools, most gets find the bitmap empty
 /// and must take buffers out of other threads' caches.
 /// Tiny pools steal on nearly every get (each steal is a `membarrier`
 /// broadcast), so they run an eighth of the operations.
