@@ -218,11 +218,16 @@ fn get_timeout_succeeds_when_a_buffer_comes_back_in_time() {
 #[test]
 fn owned_guards_move_across_threads() {
     let pool = Arc::new(SmallBufferPool::new(4).unwrap());
+    // Each thread holds its guard until all four have one: a guard dropped
+    // earlier could be the next one taken.
+    let all_held = Arc::new(std::sync::Barrier::new(4));
     let handles: Vec<_> = (0..4)
         .map(|i| {
             let mut buf = pool.get_owned();
+            let all_held = all_held.clone();
             std::thread::spawn(move || {
                 buf.0[0] = i;
+                all_held.wait();
                 buf.index()
             })
         })
