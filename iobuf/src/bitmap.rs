@@ -135,7 +135,7 @@ pub(crate) fn remember(index: u32) {
 /// A bitmap of the free indices of `0..capacity`.
 pub(crate) struct Bitmap {
     words: Box<[CachePadded<AtomicU64>]>,
-    /// Puts that turned an empty word non-empty ([`Bitmap::refills`]).
+    /// Puts that turned an empty word non-empty ([`Bitmap::changes`]).
     refills: CachePadded<AtomicU64>,
     capacity: usize,
 }
@@ -243,13 +243,13 @@ impl Bitmap {
         let old = Word(self.words[w].fetch_add(add, SeqCst));
         loom_seq_cst_fence();
         debug_assert!(old.free() & (1 << b) == 0, "index {index} put twice");
-        if old.free() == 0 {
+        if old.free() == 0 && self.words.len() > 1 {
             self.refilled();
         }
     }
 
-    /// A put turned an empty word non-empty: what spinning getters watch
-    /// ([`refills`](Self::refills)). A second RMW, but only on a word that
+    /// A put turned an empty word of a multi-word bitmap non-empty: what
+    /// spinning getters watch ([`changes`](Self::changes)). A second RMW, but only on a word that
     /// was empty: rare unless the pool runs dry.
     fn refilled(&self) {
         // ORDERING: SeqCst: after the put's RMW, so a watcher that sees the
@@ -257,11 +257,17 @@ impl Bitmap {
         self.refills.fetch_add(1, SeqCst);
     }
 
-    /// How many puts turned an empty word non-empty so far: a getter that
-    /// polls an empty bitmap scans it again only once this changed (or, to
-    /// be exact, before it sleeps), so polling a large empty pool costs one
-    /// load, not a scan.
-    pub(crate) fn refills(&self) -> u64 {
+    /// A value that changes whenever an index may have become free since
+    /// it was read: a getter that polls an empty bitmap scans it again only
+    /// once this changed (and, to be exact, before it sleeps), so polling a
+    /// large empty pool costs one load, not a scan. For one word it is the
+    /// word itself (every put changes its version); for more, the count of
+    /// puts that turned an empty word non-empty (`refilled`: a second RMW,
+    /// paid only then, and never by one-word bitmaps).
+    pub(crate) fn changes(&self) -> u64 {
+        if self.words.len() == 1 {
+            return self.load(0).0;
+        }
         loom_seq_cst_fence();
         // ORDERING: SeqCst, as `refilled`.
         self.refills.load(SeqCst)
@@ -322,7 +328,7 @@ impl Bitmap {
             let old = Word(self.words[w as usize].fetch_add(u64::from(bits) + VERSION_ONE, SeqCst));
             loom_seq_cst_fence();
             debug_assert!(old.free() & bits == 0, "an index put twice");
-            if old.free() == 0 {
+            if old.free() == 0 && self.words.len() > 1 {
                 self.refilled();
             }
         }

@@ -251,13 +251,13 @@ impl Engine {
     /// The waiting thread's polls before it queues: a short spin, then
     /// yields for up to `YIELD_FOR` (or to `deadline`).
     fn spin_then_yield(&self, deadline: Option<Instant>) -> Option<u32> {
-        // Scan again only once a put refilled an empty word since the last
-        // look (`Bitmap::refills`): polling a large empty pool then costs
+        // Scan again only once an index may have become free since the last
+        // look (`Bitmap::changes`): polling a large empty pool then costs
         // one load, not a scan of every word. The count is read before the
         // first look, so a put after that look changes it.
-        let mut seen = self.free.refills();
+        let mut seen = self.free.changes();
         let mut poll = || {
-            let now = self.free.refills();
+            let now = self.free.changes();
             if now == seen {
                 return None;
             }
