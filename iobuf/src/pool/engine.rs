@@ -324,19 +324,16 @@ impl Engine {
         } else {
             self.poll_free()
         };
-        // Stolen indices beyond ours are served when we leave (`left`).
         let got = free.or_else(|| {
             if self.cache_capacity == 0 {
                 return None;
             }
-            let moved = self.caches.steal(None, true, &self.free);
-            self.take_free().or_else(|| {
-                // Others took what we moved; whatever reached the bitmap
-                // since has its returner's serve behind it, but ours must
-                // not be skipped.
-                self.after_move(moved, delivery);
-                None
-            })
+            // Not served here: stolen indices beyond ours are served when we
+            // leave (`left`); and if the exact take below finds none, every
+            // index was held at some instant after the move, so each one
+            // freed since has its own returner's serve behind it.
+            let _moved = self.caches.steal(None, true, &self.free);
+            self.take_free()
         })?;
         if let Some(extra) = self.waiters.leave(waiter) {
             self.give_shared(extra, delivery);

@@ -138,7 +138,7 @@ unsafe impl Sync for Magazine {}
 
 /// Indices a cache operation moved to the bitmap: the engine serves the
 /// waiters for them once the cache's locks are released (module docs).
-#[must_use = "indices moved to the ring may be owed to waiters: serve them"]
+#[must_use = "indices moved to the bitmap may be owed to waiters: serve them"]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Moved(u32);
 
