@@ -273,7 +273,8 @@ cached_stress_tests! {
 
 /// The exact empty answer: `threads` threads each hold at most one of
 /// `threads + 1` free buffers, spread over two words of the free bitmap
-/// (indices 0..3 and 32..35 of a 64-buffer pool, the rest held throughout),
+/// (indices 0..3 and 32..34 of a 64-buffer pool: words 0 and 2 of its
+/// four, of 16 indices each; the rest held throughout),
 /// so a buffer is free at every instant. `try_get` must never report
 /// `WouldBlock`.
 #[test]

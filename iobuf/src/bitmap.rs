@@ -12,20 +12,26 @@
 //!
 //! # How it works
 //!
-//! Index `i` is bit `i % 32` of word `i / 32`; a set bit means free. Each
-//! word is a 64-bit atomic on a cache line of its own ([`CachePadded`]),
-//! split into two halves:
+//! Index `i` is bit `i % per` of word `i / per`, with `per = 32` indices
+//! per word in pools of 128 buffers or more; smaller pools spread over at
+//! least four words (one index per word up to four buffers), so that
+//! threads working on different indices touch different cache lines. A
+//! set bit means free. Each word is a 64-bit atomic on a cache line of its
+//! own ([`CachePadded`]), split into two halves:
 //!
 //! ```text
 //!  63 ................ 32 | 31 ................ 0
 //!  version (puts, wraps)  | free bits
 //! ```
 //!
-//! - **take**: load a word; if it has a free bit, clear one with
-//!   `fetch_and`. The old value says whether the bit was still set: if it
-//!   was, the caller won that index alone (the bit is its only state, so
-//!   there is no tag to wrap and no ABA); if not, it retries on the value
-//!   the RMW returned.
+//! - **take**: first, blindly, clear the bit of the index this thread took
+//!   last (one RMW, often all a take costs); otherwise load a word, and if
+//!   it has a free bit, clear one with `fetch_and`. The old value's bit
+//!   says whether it was still set: if it was, the caller won that index
+//!   alone (the bit is its only state, so there is no tag to wrap and no
+//!   ABA); if not, it loads the word again. (Only that bit of the old value
+//!   is used, so x86 does it with one `lock btr`, not a `cmpxchg` loop.)
+//!   A lost blind try changes nothing: the bit was already clear.
 //! - **put**: one `fetch_add` of `bit + VERSION_ONE`. The bit is clear (the
 //!   putter holds the index: I1), so adding it sets it; the same RMW counts
 //!   the put in the word's version.
@@ -84,6 +90,21 @@ const BITS: u32 = 32;
 const FREE_MASK: u64 = (1 << BITS) - 1;
 /// One put, counted in a word's version (the high half).
 const VERSION_ONE: u64 = 1 << BITS;
+/// The fewest words a pool of at least this many buffers is spread over
+/// (`Bitmap::new_full`). Threads then start on different cache lines: on
+/// one shared word every get and put of every thread moves the same line
+/// between cores. Measured (4 threads on 2 buffers, 2 vCPUs): 31-35 ns
+/// per get+put on one word, 11.5-12.5 ns on two words.
+///
+/// Under loom, 1 (the old one-word layout) for the pool's models: loom
+/// 0.7.3 fails its own modification-order assertion (`rt/atomic.rs`,
+/// `match_rmw_to_stores`; loom issues #252 and #389) in two of the engine's
+/// models once a two-buffer pool spans two words. The bitmap's own models
+/// spread their bitmaps explicitly (`Bitmap::spread_over`).
+const SPREAD: usize = if cfg!(all(loom, test)) { 1 } else { 4 };
+/// Up to this many words, a spinning getter watches every word's version
+/// (`Bitmap::changes`) rather than a refill count that puts keep.
+const WATCH_ALL: usize = 4;
 
 /// A word's value, split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,9 +125,10 @@ impl Word {
 std::thread_local! {
     /// Where this thread starts its searches: the last index it took, so
     /// that threads spread over the words (each starts from a different
-    /// seed) and a thread stays on a word while it has free bits. One per
-    /// thread, shared by every pool (taken modulo each pool's size). No
-    /// destructor: usable during thread exit.
+    /// seed) and a thread stays on a word while it has free bits; with
+    /// `RETURNED` once this thread put that index back. One per thread,
+    /// shared by every pool (taken modulo each pool's size). No destructor:
+    /// usable during thread exit.
     static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
@@ -132,9 +154,36 @@ pub(crate) fn remember(index: u32) {
     HINT.with(|h| h.set(index as usize));
 }
 
+/// Marks a hint whose index its thread has put back: the next take tries
+/// that bit first, blind (`Bitmap::take`). Never set in a seed (the top
+/// bits of a seed are clear) or in `usize::MAX`'s place (indices are
+/// below 2^31).
+pub(crate) const RETURNED: usize = 1 << (usize::BITS - 1);
+
+/// This thread put `index` back: if it is the hint, the next take tries it
+/// first. (The hint is shared by every pool, so the index may be another
+/// pool's; then the blind try just fails.)
+pub(crate) fn returned(index: u32) {
+    // Not in the pool's loom models: their threads share one OS thread, so
+    // this hint would carry from one model thread (and one execution) to
+    // the next, and loom needs each execution to repeat its atomics
+    // exactly. The bitmap's models pass `RETURNED` themselves.
+    if cfg!(all(loom, test)) {
+        return;
+    }
+    HINT.with(|h| {
+        if h.get() == index as usize {
+            h.set(index as usize | RETURNED);
+        }
+    });
+}
+
 /// A bitmap of the free indices of `0..capacity`.
 pub(crate) struct Bitmap {
     words: Box<[CachePadded<AtomicU64>]>,
+    /// Indices per word (1..=32): index `i` is bit `i % per` of word
+    /// `i / per`. Fewer than 32 only in pools below `32 * SPREAD`.
+    per: u32,
     /// Puts that turned an empty word non-empty ([`Bitmap::changes`]).
     refills: CachePadded<AtomicU64>,
     capacity: usize,
@@ -143,11 +192,24 @@ pub(crate) struct Bitmap {
 impl Bitmap {
     /// A bitmap with every index of `0..capacity` free.
     pub(crate) fn new_full(capacity: usize) -> Bitmap {
-        let words = capacity.div_ceil(BITS as usize).max(1);
+        Bitmap::spread_over(capacity, SPREAD)
+    }
+
+    /// [`new_full`](Self::new_full) over at least `spread` words (where
+    /// there are that many indices).
+    pub(crate) fn spread_over(capacity: usize, spread: usize) -> Bitmap {
+        // At least `spread` words where there are that many indices, and
+        // as many as 32 indices take beyond that.
+        let wanted = capacity
+            .div_ceil(BITS as usize)
+            .max(capacity.min(spread))
+            .max(1);
+        let per = capacity.div_ceil(wanted).max(1);
+        let words = capacity.div_ceil(per).max(1);
         let words = (0..words)
             .map(|w| {
-                let first = w * BITS as usize;
-                let n = capacity.saturating_sub(first).min(BITS as usize);
+                let first = w * per;
+                let n = capacity.saturating_sub(first).min(per);
                 // B1: only the bits of indices below `capacity`.
                 let free = if n == BITS as usize {
                     FREE_MASK
@@ -159,6 +221,7 @@ impl Bitmap {
             .collect();
         Bitmap {
             words,
+            per: per as u32,
             refills: CachePadded::new(AtomicU64::new(0)),
             capacity,
         }
@@ -188,13 +251,52 @@ impl Bitmap {
         (old.free() & mask, old)
     }
 
+    /// Clears bit `b` of word `w`, seen free; `true` if it was still set
+    /// (the index is the caller's alone).
+    ///
+    /// Only the one bit of the old value is looked at, so that on x86 the
+    /// RMW is a single `lock btr`: a `fetch_and` whose whole old value is
+    /// used compiles to a `cmpxchg` loop, which under contention retries
+    /// and costs several times as much (perf showed half of a contended
+    /// take in that loop).
+    fn clear_bit(&self, w: usize, b: u32) -> bool {
+        let bit = 1u64 << b;
+        loom_seq_cst_fence();
+        let won = if cfg!(iobuf_mutant = "bitmap_blind_take") {
+            // The mutant: the taker trusts its stale load instead of the
+            // RMW's old value (two takers of one bit both win it).
+            // ORDERING: SeqCst.
+            self.words[w].fetch_and(!bit, SeqCst);
+            true
+        } else {
+            // ORDERING: SeqCst: acquires the putter's writes to the buffer.
+            self.words[w].fetch_and(!bit, SeqCst) & bit != 0
+        };
+        loom_seq_cst_fence();
+        won
+    }
+
     /// Takes a free index, starting the search at index `hint` (its word
     /// and bit, modulo the bitmap's size: callers spread threads apart). `None` only if every
     /// index was held at some instant during the call (module docs).
     pub(crate) fn take(&self, hint: usize) -> Option<u32> {
+        let blind = hint & RETURNED != 0;
+        let hint = hint & !RETURNED;
         let n = self.words.len();
-        let start = (hint / BITS as usize) % n;
-        let bit = (hint % BITS as usize) as u32;
+        let per = self.per as usize;
+        let start = (hint / per) % n;
+        let bit = (hint % per) as u32;
+        // With `RETURNED`, first the hinted bit itself, blind: the index
+        // this thread took last and has put back since, so often still
+        // free. Won, that is one cache-line transfer (the RMW's), where a
+        // load first would be two (a shared copy, then the upgrade for the
+        // RMW) when other threads work on the word. Lost, it changed
+        // nothing (the bit was already clear), and the search starts.
+        // (Without the mark the thread may still hold that index, as when
+        // it takes many in a row: the try would be a wasted RMW.)
+        if blind && self.clear_bit(start, bit) {
+            return Some((start as u32) * self.per + bit);
+        }
         // The versions of the last all-empty pass, summed (wrapping): they
         // only grow, so an unchanged sum means no word was put into (short
         // of 2^32 puts during the scan, as for one word's version).
@@ -206,12 +308,13 @@ impl Bitmap {
                 let mut word = self.load(w);
                 while word.free() != 0 {
                     // The first free bit at or after `bit`, wrapping.
+                    // (Bits at and above `per` are never set: B1.)
                     let b = (word.free().rotate_right(bit).trailing_zeros() + bit) % BITS;
-                    let (won, old) = self.clear(w, 1 << b);
-                    if won != 0 {
-                        return Some((w as u32) * BITS + b);
+                    if self.clear_bit(w, b) {
+                        return Some((w as u32) * self.per + b);
                     }
-                    word = old;
+                    // Lost the bit to another taker: look again.
+                    word = self.load(w);
                 }
                 versions = versions.wrapping_add(u64::from(word.version()));
             }
@@ -231,7 +334,7 @@ impl Bitmap {
             "index {index} >= capacity {}",
             self.capacity
         );
-        let (w, b) = ((index / BITS) as usize, index % BITS);
+        let (w, b) = ((index / self.per) as usize, index % self.per);
         let add = if cfg!(iobuf_mutant = "bitmap_no_version") {
             1 << b
         } else {
@@ -243,7 +346,7 @@ impl Bitmap {
         let old = Word(self.words[w].fetch_add(add, SeqCst));
         loom_seq_cst_fence();
         debug_assert!(old.free() & (1 << b) == 0, "index {index} put twice");
-        if old.free() == 0 && self.words.len() > 1 {
+        if old.free() == 0 && self.counts_refills() {
             self.refilled();
         }
     }
@@ -252,6 +355,7 @@ impl Bitmap {
     /// spinning getters watch ([`changes`](Self::changes)). A second RMW, but only on a word that
     /// was empty: rare unless the pool runs dry.
     fn refilled(&self) {
+        debug_assert!(self.counts_refills());
         // ORDERING: SeqCst: after the put's RMW, so a watcher that sees the
         // new count and then scans finds the index (or its taker's trace).
         self.refills.fetch_add(1, SeqCst);
@@ -265,12 +369,27 @@ impl Bitmap {
     /// puts that turned an empty word non-empty (`refilled`: a second RMW,
     /// paid only then, and never by one-word bitmaps).
     pub(crate) fn changes(&self) -> u64 {
-        if self.words.len() == 1 {
-            return self.load(0).0;
+        if !self.counts_refills() {
+            // Each put adds one to its word's version, so the sum changes
+            // with every put. Read word by word, it still serves: a put
+            // into a word read before it changes the next sum, and one
+            // into a word read after it happened before the watcher's
+            // next look.
+            return (0..self.words.len())
+                .map(|w| u64::from(self.load(w).version()))
+                .fold(0, u64::wrapping_add);
         }
         loom_seq_cst_fence();
         // ORDERING: SeqCst, as `refilled`.
         self.refills.load(SeqCst)
+    }
+
+    /// Whether puts keep the `refills` count: only past `WATCH_ALL` words.
+    /// Up to there a watcher reads every word's version (`changes`),
+    /// which costs it a few loads and spares every put a second RMW; in
+    /// a pool of 2 to 4 buffers nearly every put refills an empty word.
+    fn counts_refills(&self) -> bool {
+        self.words.len() > WATCH_ALL
     }
 
     /// Takes up to `max` (at most 32) free indices of one word with one
@@ -283,7 +402,7 @@ impl Bitmap {
         if max == 0 {
             return 0;
         }
-        let start = (hint / BITS as usize) % n;
+        let start = ((hint & !RETURNED) / self.per as usize) % n;
         for k in 0..n {
             let w = (start + k) % n;
             let mut word = self.load(w);
@@ -300,7 +419,7 @@ impl Bitmap {
                 if won != 0 {
                     let count = won.count_ones();
                     while won != 0 {
-                        each((w as u32) * BITS + won.trailing_zeros());
+                        each((w as u32) * self.per + won.trailing_zeros());
                         won &= won - 1;
                     }
                     return count;
@@ -316,11 +435,11 @@ impl Bitmap {
     pub(crate) fn put_batch(&self, indices: &[u32]) {
         let mut i = 0;
         while i < indices.len() {
-            let w = indices[i] / BITS;
+            let w = indices[i] / self.per;
             let mut bits = 0u32;
-            while i < indices.len() && indices[i] / BITS == w {
+            while i < indices.len() && indices[i] / self.per == w {
                 debug_assert!((indices[i] as usize) < self.capacity);
-                bits |= 1 << (indices[i] % BITS);
+                bits |= 1 << (indices[i] % self.per);
                 i += 1;
             }
             loom_seq_cst_fence();
@@ -328,7 +447,7 @@ impl Bitmap {
             let old = Word(self.words[w as usize].fetch_add(u64::from(bits) + VERSION_ONE, SeqCst));
             loom_seq_cst_fence();
             debug_assert!(old.free() & bits == 0, "an index put twice");
-            if old.free() == 0 && self.words.len() > 1 {
+            if old.free() == 0 && self.counts_refills() {
                 self.refilled();
             }
         }
@@ -374,15 +493,38 @@ mod unit {
 
     #[test]
     fn batches_take_one_word_and_come_back_whole() {
-        let b = Bitmap::new_full(2 * BITS as usize);
+        // Four full words (the `SPREAD` minimum).
+        let b = Bitmap::new_full(4 * BITS as usize);
         let mut got = Vec::new();
         assert_eq!(b.take_batch(BITS as usize, 40, |i| got.push(i)), BITS);
-        assert!(got.iter().all(|&i| i >= BITS), "word 1 first: {got:?}");
+        assert!(
+            got.iter().all(|&i| (BITS..2 * BITS).contains(&i)),
+            "word 1 first: {got:?}"
+        );
         assert_eq!(b.take_batch(0, 5, |i| got.push(i)), 5);
-        assert_eq!(b.len(), BITS as usize - 5);
+        assert_eq!(b.len(), 3 * BITS as usize - 5);
         got.sort_unstable();
         b.put_batch(&got);
-        assert_eq!(b.len(), 2 * BITS as usize);
+        assert_eq!(b.len(), 4 * BITS as usize);
+    }
+
+    #[test]
+    fn small_pools_spread_over_words() {
+        for (capacity, words, per) in [
+            (1, 1, 1),
+            (2, 2, 1),
+            (3, 3, 1),
+            (4, 4, 1),
+            (5, 3, 2),
+            (64, 4, 16),
+            (128, 4, 32),
+            (129, 5, 26),
+            (4096, 128, 32),
+        ] {
+            let b = Bitmap::new_full(capacity);
+            assert_eq!((b.words.len(), b.per), (words, per), "capacity {capacity}");
+            assert_eq!(b.len(), capacity);
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ struct Model {
 impl Model {
     fn new(capacity: usize) -> Arc<Model> {
         Arc::new(Model {
-            bitmap: Bitmap::new_full(capacity),
+            bitmap: Bitmap::spread_over(capacity, 4),
             held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             buffers: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
         })
@@ -90,7 +90,10 @@ fn single(capacity: usize, threads: usize, rounds: usize) {
                 let model = model.clone();
                 thread::spawn(move || {
                     for _ in 0..rounds {
-                        if let Some(i) = model.bitmap.take(t * BITS as usize) {
+                        // Odd threads try their hinted bit first, blind
+                        // (as a thread that put its index back does).
+                        let blind = if t % 2 == 1 { super::RETURNED } else { 0 };
+                        if let Some(i) = model.bitmap.take(t * BITS as usize | blind) {
                             model.hold(i, t);
                             model.release(i);
                             model.bitmap.put(i);
@@ -121,24 +124,26 @@ fn capacity_1_three_threads() {
     single(1, 3, 1);
 }
 
-/// Two words (33 indices): takers that start in different words.
+/// Four words of up to nine bits (33 indices): takers that start in
+/// different words, each word shared by several indices.
 #[test]
-fn two_words_two_threads() {
+fn several_words_two_threads() {
     single(BITS as usize + 1, 2, 2);
 }
 
-/// Batches: two threads take up to 3 of 4 indices with one RMW, hold them,
-/// and put them back with one RMW per word.
+/// Batches: two threads take up to 2 of 8 indices (four words of two)
+/// with one RMW, hold them, and put them back with one RMW per word; both
+/// start at word 0.
 #[test]
 fn batches_never_share_an_index() {
     builder().check(|| {
-        let model = Model::new(4);
+        let model = Model::new(8);
         let handles: Vec<_> = (0..2)
             .map(|t| {
                 let model = model.clone();
                 thread::spawn(move || {
                     let mut got = Vec::new();
-                    model.bitmap.take_batch(t, 3, |i| got.push(i));
+                    model.bitmap.take_batch(t, 2, |i| got.push(i));
                     for &i in &got {
                         model.hold(i, t);
                     }
@@ -156,12 +161,12 @@ fn batches_never_share_an_index() {
     });
 }
 
-/// The exact empty answer. Of 33 indices (two words), index 0 (word 0) is
-/// held by the mover and 32 (word 1) is free. The mover, three times, puts
-/// its index and takes the other word's: one index is free at every
-/// instant, alternating between the words. A `take` must never answer
-/// "empty", though it can read each word empty at the wrong moment, in
-/// both of its passes.
+/// The exact empty answer. Of two indices (two words of one bit), index 0
+/// (word 0) is held by the mover and 1 (word 1) is free. The mover, three
+/// times, puts its index and takes the other word's: one index is free at
+/// every instant, alternating between the words. A `take` must never
+/// answer "empty", though it can read each word empty at the wrong moment,
+/// in both of its passes.
 #[test]
 fn take_is_never_empty_while_an_index_is_free() {
     // The wrong answer needs the taker's four reads to fall between the
@@ -169,21 +174,16 @@ fn take_is_never_empty_while_an_index_is_free() {
     let mut builder = builder();
     builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(6).max(6));
     builder.check(|| {
-        let bitmap = Arc::new(Bitmap::new_full(BITS as usize + 1));
-        for i in 0..BITS {
-            assert_eq!(bitmap.take(0), Some(i));
-        }
-        // Held by others for the whole model: 1..32. The mover holds 0.
+        let bitmap = Arc::new(Bitmap::spread_over(2, 4));
+        assert_eq!(bitmap.take(0), Some(0));
         let mover = {
             let bitmap = bitmap.clone();
             thread::spawn(move || {
                 let mut held = 0;
-                for round in 0..3 {
+                for _ in 0..3 {
                     bitmap.put(held);
-                    // Take from the other word: word 1 (hint 32) after
-                    // putting 0, word 0 (hint 0) after putting 32.
-                    let hint = if round % 2 == 0 { BITS as usize } else { 0 };
-                    held = bitmap.take(hint).expect("the mover's take");
+                    // Take from the other word (its index is the hint).
+                    held = bitmap.take(1 - held as usize).expect("the mover's take");
                 }
             })
         };

@@ -381,6 +381,7 @@ impl Engine {
     /// waiter if anyone waits (`WaitQueue::offer`), else to the bitmap. When
     /// nobody waits it costs the bitmap's put (one RMW) and one load.
     pub(super) fn give_shared(&self, index: u32, delivery: &mut Delivery) {
+        bitmap::returned(index);
         let index = if self.waiters.has_waiters() {
             match self.waiters.offer(index, |i| self.free.put(i)) {
                 Offer::Handed(wakeup) | Offer::Raced(wakeup) => {

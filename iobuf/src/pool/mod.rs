@@ -49,8 +49,9 @@
 //!   ([`progress`](crate::progress)). `get_timeout` stops at its deadline.
 //! - Allocation: creating a pool allocates the slab (committed lazily) and
 //!   bitmap of free indices (4 bytes per buffer: 32 buffers per 64-bit word,
-//!   each word on a cache line of its own, at least one line; written at
-//!   creation, so committed at once: 8 GiB at capacity 2^31). With caching on, a
+//!   each word on a 128-byte cache line of its own; pools under 128 buffers
+//!   spread over up to four words, so at least `min(capacity, 4)` lines;
+//!   written at creation, so committed at once: 8 GiB at capacity 2^31). With caching on, a
 //!   thread's first get or return on a pool allocates its cache (four heap
 //!   allocations: the cache, its slots, and an entry in the thread's and the
 //!   pool's lists); and a getter that queues to wait (a blocking `get`
@@ -98,7 +99,7 @@ use slab::Slab;
 /// - **Page-aligned**: one contiguous slab, buffer `i` at `i * size_of::<T>()`,
 ///   committed lazily, so a large pool costs memory only as buffers are
 ///   written. The bitmap of free indices (4 bytes per buffer, at least
-///   one cache line) is committed at creation.
+///   `min(capacity, 4)` 128-byte lines) is committed at creation.
 /// - **Exclusive**: a buffer is free exactly while its bit in the bitmap is
 ///   set, and a get wins the bit with one atomic `fetch_and`: no buffer is
 ///   ever handed to two holders at once (loom-checked and stress-tested).
