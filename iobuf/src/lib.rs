@@ -229,6 +229,18 @@
 //! The `tokio_echo` example serves TCP this way, beside the same server
 //! written with a `BytesMut` per read.
 //!
+//! # Frames and shared views
+//!
+//! [`frame`] reads a stream of frames into pooled buffers, many per read,
+//! and hands each out as a [`shared::View`]: an immutable, cloneable,
+//! sliceable view of the buffer (the `Bytes` of iobuf, no allocation per
+//! split or clone), whose buffer goes home when the last view drops.
+//! [`frame::FrameWriter`] writes views, `Bytes` and pooled buffers back
+//! with vectored writes. [`shared::SplitBuf`] is the writer side alone:
+//! fill a pooled buffer, cut frozen views off its front. The [`frame`]
+//! docs show a length-delimited echo in a dozen lines, and say when to
+//! prefer a frame reader, a [`Filled`] alone, or `Bytes`.
+//!
 //! # Aligned memory
 //!
 //! [`aligned_mem`] and friends ([`mem`]) return owned, zeroed, aligned
@@ -241,6 +253,10 @@
 //!   `bytes::Buf`, and `Filled::freeze` into a zero-copy `bytes::Bytes`.
 //! - `io-uring` (off by default; Linux): `uring::BufRing`, io_uring
 //!   provided-buffer rings fed by a pool.
+//! - `tokio` (off by default): `frame::{AsyncFrameReader, AsyncFrameWriter}`
+//!   over tokio's `AsyncRead`/`AsyncWrite` (the traits only: no runtime).
+//!   The blocking reader and writer and the views need no feature; views
+//!   are `bytes::Buf` and convert into `Bytes` with `bytes`.
 //!
 //! # Correctness
 //!
@@ -268,10 +284,12 @@ mod buffer;
 mod error;
 mod fence;
 pub mod filled;
+pub mod frame;
 pub mod iovec;
 pub mod mem;
 pub mod pool;
 pub mod progress;
+pub mod shared;
 mod sync;
 mod tier;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

@@ -165,6 +165,11 @@ impl<H> Filled<H> {
         self.holder
     }
 
+    /// The holder and its filled range `head..tail`.
+    pub(crate) fn into_parts(self) -> (H, usize, usize) {
+        (self.holder, self.head, self.tail)
+    }
+
     /// When everything filled was consumed, starts over at the front, so
     /// the whole buffer is free again.
     fn rewind_if_empty(&mut self) {

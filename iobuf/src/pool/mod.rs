@@ -134,6 +134,9 @@ pub struct BoundedPool<T> {
     /// Distinguishes this pool's tokens and caches from every other pool's;
     /// here (as well as in the engine) for the inlined fast path.
     id: u32,
+    /// One share count per buffer, for `shared::SplitBuf` and its views;
+    /// allocated by the pool's first split buffer.
+    shares: std::sync::OnceLock<crate::shared::Counts>,
 }
 
 // SAFETY: the pool owns its items; moving it to another thread moves them,
@@ -261,6 +264,7 @@ impl<T> BoundedPool<T> {
             slab,
             settings,
             id,
+            shares: std::sync::OnceLock::new(),
         })
     }
 
@@ -594,6 +598,12 @@ impl<T> BoundedPool<T> {
 
     pub(crate) fn item(&self, index: u32) -> *mut T {
         self.slab.item(index)
+    }
+
+    /// The share counts of `shared`, allocated on first use.
+    pub(crate) fn share_counts(&self) -> &crate::shared::Counts {
+        self.shares
+            .get_or_init(|| crate::shared::Counts::new(self.capacity()))
     }
 
     pub(crate) fn token(&self, index: u32) -> BufIndex {

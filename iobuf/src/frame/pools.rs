@@ -1,0 +1,124 @@
+//! Where a frame reader gets its buffers: one pool or several tiers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::buffer::BufferTier;
+use crate::pool::BoundedPool;
+use crate::shared::SplitBuf;
+
+/// A boxed wait for a buffer (only when a pool is empty).
+pub(crate) type Wait = Pin<Box<dyn Future<Output = SplitBuf> + Send + 'static>>;
+
+/// A pool a frame reader can take [`SplitBuf`]s from: an
+/// `Arc<BoundedPool<T>>` or a `&'static BoundedPool<T>` (a
+/// [`buffer_pools!`](crate::buffer_pools) pool).
+pub trait SplitSource: Send + Sync + 'static {
+    /// The size of each buffer, in bytes.
+    fn buffer_size(&self) -> usize;
+    /// A buffer if one is free now.
+    fn try_take(&self) -> Option<SplitBuf>;
+    /// A buffer, blocking the thread until one is free.
+    fn take_blocking(&self) -> SplitBuf;
+    /// A future for the next free buffer; boxed (one allocation per wait,
+    /// and only when the pool was empty: readers try `try_take` first).
+    fn take_async(&self) -> Pin<Box<dyn Future<Output = SplitBuf> + Send + 'static>>;
+}
+
+impl<T: BufferTier> SplitSource for Arc<BoundedPool<T>> {
+    fn buffer_size(&self) -> usize {
+        size_of::<T>()
+    }
+    fn try_take(&self) -> Option<SplitBuf> {
+        self.try_get_owned().ok().map(SplitBuf::from)
+    }
+    fn take_blocking(&self) -> SplitBuf {
+        SplitBuf::from(self.get_owned())
+    }
+    fn take_async(&self) -> Wait {
+        let wait = self.get_owned_async();
+        Box::pin(async move { SplitBuf::from(wait.await) })
+    }
+}
+
+impl<T: BufferTier> SplitSource for &'static BoundedPool<T> {
+    fn buffer_size(&self) -> usize {
+        size_of::<T>()
+    }
+    fn try_take(&self) -> Option<SplitBuf> {
+        self.try_get().ok().map(SplitBuf::from)
+    }
+    fn take_blocking(&self) -> SplitBuf {
+        SplitBuf::from(self.get())
+    }
+    fn take_async(&self) -> Wait {
+        let pool: &'static BoundedPool<T> = self;
+        Box::pin(async move { SplitBuf::from(pool.get_async().await) })
+    }
+}
+
+/// The pools a frame reader takes buffers from, smallest buffers first:
+/// the first is the read-ahead tier; a frame larger than it takes a
+/// buffer of the smallest tier that holds it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use iobuf::frame::Pools;
+///
+/// let pools = Pools::new(Arc::new(iobuf::MediumBufferPool::new(16)?))
+///     .with(Arc::new(iobuf::LargeBufferPool::new(2)?));
+/// assert_eq!(pools.read_ahead_size(), 8 * 1024);
+/// assert_eq!(pools.largest(), 128 * 1024);
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pools {
+    /// Sorted by buffer size, ascending; never empty.
+    tiers: Vec<Arc<dyn SplitSource>>,
+}
+
+impl Pools {
+    /// Buffers from `read_ahead` only.
+    pub fn new(read_ahead: impl SplitSource) -> Pools {
+        Pools {
+            tiers: vec![Arc::new(read_ahead)],
+        }
+    }
+
+    /// Adds a tier (kept in order of buffer size).
+    pub fn with(mut self, tier: impl SplitSource) -> Pools {
+        let tier: Arc<dyn SplitSource> = Arc::new(tier);
+        let at = self
+            .tiers
+            .partition_point(|t| t.buffer_size() <= tier.buffer_size());
+        self.tiers.insert(at, tier);
+        self
+    }
+
+    /// The smallest buffer size: what a reader reads ahead into.
+    pub fn read_ahead_size(&self) -> usize {
+        self.tiers[0].buffer_size()
+    }
+
+    /// The largest buffer size: the longest frame a reader can hold.
+    pub fn largest(&self) -> usize {
+        self.tiers[self.tiers.len() - 1].buffer_size()
+    }
+
+    /// The smallest tier whose buffers hold `len` bytes.
+    pub(crate) fn tier_for(&self, len: usize) -> Option<&dyn SplitSource> {
+        self.tiers
+            .iter()
+            .find(|t| t.buffer_size() >= len)
+            .map(|t| &**t)
+    }
+}
+
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.tiers.iter().map(|t| t.buffer_size()))
+            .finish()
+    }
+}

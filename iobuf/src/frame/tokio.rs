@@ -1,0 +1,260 @@
+//! The frame reader and writer over tokio's `AsyncRead`/`AsyncWrite`
+//! (feature `tokio`).
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::decode::Decoder;
+use super::pools::{Pools, Wait};
+use super::read::{Core, Step};
+use super::write::{HIGH_WATER, Outgoing, Queue, write_zero};
+use crate::shared::View;
+
+/// [`FrameReader`](super::FrameReader) over a tokio [`AsyncRead`]: the
+/// same reading, buffers, decoders and errors, awaiting instead of
+/// blocking.
+///
+/// **Backpressure**: when the pool is empty the reader awaits a buffer
+/// (the pool's `get_async`, boxed: one allocation per wait, only when the
+/// pool was empty); it never allocates one on the heap.
+///
+/// [`read_frame`](Self::read_frame) is cancel-safe: dropped at an await,
+/// it loses no bytes, no buffer and no place in the pool's queue (a wait
+/// for a buffer is kept in the reader and resumed by the next call).
+///
+/// ```
+/// use std::sync::Arc;
+/// use iobuf::frame::{AsyncFrameReader, LengthDelimited, Pools};
+///
+/// # tokio_test_block_on(async {
+/// let pool = Arc::new(iobuf::MediumBufferPool::new(4)?);
+/// let wire: &[u8] = b"\0\0\0\x05hello\0\0\0\x03abc";
+/// let mut frames = AsyncFrameReader::new(wire, LengthDelimited::new(), Pools::new(pool));
+/// assert_eq!(&frames.read_frame().await?.unwrap()[..], b"hello");
+/// assert_eq!(&frames.read_frame().await?.unwrap()[..], b"abc");
+/// assert!(frames.read_frame().await?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     futures_executor::block_on(f)
+/// # }
+/// ```
+pub struct AsyncFrameReader<R, D> {
+    io: R,
+    core: Core<D>,
+    /// A wait for a buffer in progress, for the tier of `want` bytes.
+    waiting: Option<Wait>,
+}
+
+impl<R, D: Decoder> AsyncFrameReader<R, D> {
+    /// A reader of `io`'s frames, found by `decoder`, into buffers from
+    /// `pools`. Takes no buffer until the first read.
+    pub fn new(io: R, decoder: D, pools: Pools) -> Self {
+        AsyncFrameReader {
+            io,
+            core: Core::new(decoder, pools),
+            waiting: None,
+        }
+    }
+
+    /// The source.
+    pub fn get_ref(&self) -> &R {
+        &self.io
+    }
+
+    /// The source (reading from it directly loses the reader's place).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// The decoder.
+    pub fn decoder_mut(&mut self) -> &mut D {
+        &mut self.core.decoder
+    }
+
+    /// Bytes read and not handed out yet.
+    pub fn buffered(&self) -> usize {
+        self.core.buffered()
+    }
+
+    /// The source; bytes buffered are dropped (their buffer goes home).
+    pub fn into_inner(self) -> R {
+        self.io
+    }
+}
+
+impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
+    /// The next frame; `None` at the end of the stream. Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader`](super::FrameReader)'s.
+    pub async fn read_frame(&mut self) -> io::Result<Option<View>> {
+        poll_fn(|cx| self.poll_read_frame(cx)).await
+    }
+
+    /// [`read_frame`](Self::read_frame) as a poll function, for a `Stream`
+    /// or a hand-written future.
+    ///
+    /// # Errors
+    ///
+    /// As `read_frame`.
+    pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<View>>> {
+        loop {
+            if let Some(wait) = self.waiting.as_mut() {
+                let fresh = ready!(wait.as_mut().poll(cx));
+                self.waiting = None;
+                self.core.install(fresh);
+            }
+            match self.core.step()? {
+                Step::Frame(view) => return Poll::Ready(Ok(Some(view))),
+                Step::Done => return Poll::Ready(Ok(None)),
+                Step::Take(want) => {
+                    let tier = self.core.tier(want);
+                    match tier.try_take() {
+                        Some(fresh) => self.core.install(fresh),
+                        None => self.waiting = Some(tier.take_async()),
+                    }
+                }
+                Step::Read => {
+                    let mut buf = ReadBuf::new(self.core.unfilled());
+                    match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+                        Ok(()) => {
+                            let n = buf.filled().len();
+                            if !self.core.filled(n)? {
+                                return Poll::Ready(Ok(None));
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Poll::Ready(Err(self.core.fail(e))),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<R, D> std::fmt::Debug for AsyncFrameReader<R, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncFrameReader")
+            .field("waiting", &self.waiting.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`FrameWriter`](super::FrameWriter) over a tokio [`AsyncWrite`]: one
+/// `poll_write_vectored` per write, a high-water mark for backpressure.
+///
+/// `send` and `flush` are cancel-safe: a frame is queued before any await,
+/// and the queue keeps its place across partial writes.
+#[derive(Debug)]
+pub struct AsyncFrameWriter<W> {
+    io: W,
+    queue: Queue,
+}
+
+impl<W> AsyncFrameWriter<W> {
+    /// A writer to `io`, with a high-water mark of 64 KiB.
+    pub fn new(io: W) -> Self {
+        AsyncFrameWriter {
+            io,
+            queue: Queue::new(HIGH_WATER),
+        }
+    }
+
+    /// Sets the high-water mark: `send` writes while this many bytes or
+    /// more are queued.
+    pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
+        self.queue.high_water = bytes;
+        self
+    }
+
+    /// Queues a frame, with no I/O.
+    pub fn feed(&mut self, frame: impl Into<Outgoing>) {
+        self.queue.push(frame.into());
+    }
+
+    /// Bytes queued and not written.
+    pub fn queued(&self) -> usize {
+        self.queue.queued()
+    }
+
+    /// The destination.
+    pub fn get_ref(&self) -> &W {
+        &self.io
+    }
+
+    /// The destination (writing to it directly interleaves with the queue).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.io
+    }
+
+    /// The destination; frames still queued are dropped.
+    pub fn into_inner(self) -> W {
+        self.io
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncFrameWriter<W> {
+    /// Queues `frame`, then writes while the high-water mark or more is
+    /// queued.
+    ///
+    /// # Errors
+    ///
+    /// The destination's (the frame stays queued); `WriteZero` if it
+    /// accepts no bytes.
+    pub async fn send(&mut self, frame: impl Into<Outgoing>) -> io::Result<()> {
+        self.feed(frame);
+        poll_fn(|cx| {
+            while self.queue.queued() >= self.queue.high_water && !self.queue.is_empty() {
+                ready!(self.poll_write_once(cx))?;
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Writes every queued frame, then flushes the destination.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// [`flush`](Self::flush) as a poll function.
+    ///
+    /// # Errors
+    ///
+    /// As `flush`.
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.queue.is_empty() {
+            ready!(self.poll_write_once(cx))?;
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// One vectored write.
+    fn poll_write_once(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let io = &mut self.io;
+        let written = self.queue.write_with(|slices| {
+            match Pin::new(&mut *io).poll_write_vectored(cx, slices) {
+                Poll::Ready(Ok(n)) => Ok(n),
+                Poll::Ready(Err(e)) => Err(Some(e)),
+                Poll::Pending => Err(None),
+            }
+        });
+        match written {
+            Ok(0) => Poll::Ready(Err(write_zero())),
+            Ok(_) => Poll::Ready(Ok(())),
+            Err(Some(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+            Err(Some(e)) => Poll::Ready(Err(e)),
+            Err(None) => Poll::Pending,
+        }
+    }
+}

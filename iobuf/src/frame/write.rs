@@ -1,0 +1,271 @@
+//! The frame writer: a queue of frames written with one vectored write
+//! per call, advancing across partial writes.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+
+use crate::buffer::BufferTier;
+use crate::filled::Filled;
+use crate::pool::{OwnedPooled, Pooled};
+use crate::shared::{SplitBuf, View};
+
+/// The most frames one vectored write takes (Linux's `IOV_MAX` is 1024;
+/// 64 slices are on the stack and more per call buys little).
+const MAX_SLICES: usize = 64;
+
+/// A frame queued on a frame writer: a [`View`], `bytes::Bytes`, a
+/// `'static` slice, or a pooled buffer (`Filled`, [`SplitBuf`]) frozen into
+/// a view. Converting never copies.
+#[derive(Clone, Debug)]
+pub struct Outgoing(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    View(View),
+    #[cfg(feature = "bytes")]
+    Bytes(bytes::Bytes),
+    Static(&'static [u8]),
+}
+
+impl Outgoing {
+    fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::View(v) => v,
+            #[cfg(feature = "bytes")]
+            Repr::Bytes(b) => b,
+            Repr::Static(s) => s,
+        }
+    }
+}
+
+impl From<View> for Outgoing {
+    fn from(view: View) -> Outgoing {
+        Outgoing(Repr::View(view))
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl From<bytes::Bytes> for Outgoing {
+    fn from(bytes: bytes::Bytes) -> Outgoing {
+        Outgoing(Repr::Bytes(bytes))
+    }
+}
+
+impl From<&'static [u8]> for Outgoing {
+    fn from(bytes: &'static [u8]) -> Outgoing {
+        Outgoing(Repr::Static(bytes))
+    }
+}
+
+impl From<SplitBuf> for Outgoing {
+    /// Its filled bytes, frozen.
+    fn from(buf: SplitBuf) -> Outgoing {
+        buf.freeze().into()
+    }
+}
+
+impl<T: BufferTier> From<Filled<OwnedPooled<T>>> for Outgoing {
+    /// Its filled bytes, frozen (no copy).
+    fn from(buf: Filled<OwnedPooled<T>>) -> Outgoing {
+        SplitBuf::from(buf).into()
+    }
+}
+
+impl<T: BufferTier> From<Filled<Pooled<'static, T>>> for Outgoing {
+    /// Its filled bytes, frozen (no copy).
+    fn from(buf: Filled<Pooled<'static, T>>) -> Outgoing {
+        SplitBuf::from(buf).into()
+    }
+}
+
+/// The queue of a frame writer, with no I/O of its own.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    frames: VecDeque<Outgoing>,
+    /// Bytes of the front frame already written.
+    offset: usize,
+    /// Bytes queued and not written, over all frames.
+    queued: usize,
+    pub(crate) high_water: usize,
+}
+
+impl Queue {
+    pub(crate) fn new(high_water: usize) -> Queue {
+        Queue {
+            frames: VecDeque::new(),
+            offset: 0,
+            queued: 0,
+            high_water,
+        }
+    }
+
+    pub(crate) fn push(&mut self, frame: Outgoing) {
+        let len = frame.bytes().len();
+        if len > 0 {
+            self.queued += len;
+            self.frames.push_back(frame);
+        }
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Calls `write` with up to `MAX_SLICES` queued frames as slices (the
+    /// front one from where the last write stopped), then drops what it
+    /// wrote.
+    pub(crate) fn write_with<E>(
+        &mut self,
+        write: impl FnOnce(&[IoSlice<'_>]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut n = 0;
+        for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
+            let bytes = frame.bytes();
+            slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
+            n += 1;
+        }
+        let written = write(&slices[..n])?;
+        self.advance(written);
+        Ok(written)
+    }
+
+    /// Drops `n` written bytes from the front.
+    fn advance(&mut self, mut n: usize) {
+        assert!(
+            n <= self.queued,
+            "a writer reported {n} bytes written of {} queued",
+            self.queued
+        );
+        self.queued -= n;
+        while n > 0 {
+            let front = self.frames.front().expect("bytes queued").bytes().len() - self.offset;
+            if n < front {
+                self.offset += n;
+                return;
+            }
+            n -= front;
+            self.offset = 0;
+            self.frames.pop_front();
+        }
+    }
+}
+
+pub(crate) fn write_zero() -> io::Error {
+    io::Error::new(io::ErrorKind::WriteZero, "the writer accepted no bytes")
+}
+
+/// Writes queued frames ([`View`]s, `Bytes`, pooled buffers) to a blocking
+/// [`std::io::Write`] with one vectored write (`writev`) per call, as many
+/// frames as are queued (up to 64), advancing across partial writes.
+///
+/// [`send`](Self::send) queues a frame and, once at least the high-water
+/// mark of bytes is queued, writes until less is (backpressure, as
+/// tokio-util's `FramedWrite`); [`feed`](Self::feed) only queues;
+/// [`flush`](Self::flush) writes everything. The queue grows to the number
+/// of frames in flight once and is reused: no allocation per frame.
+///
+/// ```
+/// use iobuf::frame::FrameWriter;
+///
+/// let mut out = FrameWriter::new(Vec::new());
+/// out.feed(&b"\0\0\0\x02"[..]);
+/// out.feed(&b"hi"[..]);
+/// out.flush()?;
+/// assert_eq!(out.get_ref(), b"\0\0\0\x02hi");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FrameWriter<W> {
+    io: W,
+    queue: Queue,
+}
+
+/// The default high-water mark: 64 KiB queued.
+pub(crate) const HIGH_WATER: usize = 64 * 1024;
+
+impl<W> FrameWriter<W> {
+    /// A writer to `io`, with a high-water mark of 64 KiB.
+    pub fn new(io: W) -> Self {
+        FrameWriter {
+            io,
+            queue: Queue::new(HIGH_WATER),
+        }
+    }
+
+    /// Sets the high-water mark: `send` writes while this many bytes or
+    /// more are queued.
+    pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
+        self.queue.high_water = bytes;
+        self
+    }
+
+    /// Queues a frame, with no I/O.
+    pub fn feed(&mut self, frame: impl Into<Outgoing>) {
+        self.queue.push(frame.into());
+    }
+
+    /// Bytes queued and not written.
+    pub fn queued(&self) -> usize {
+        self.queue.queued()
+    }
+
+    /// The destination.
+    pub fn get_ref(&self) -> &W {
+        &self.io
+    }
+
+    /// The destination (writing to it directly interleaves with the queue).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.io
+    }
+
+    /// The destination; frames still queued are dropped.
+    pub fn into_inner(self) -> W {
+        self.io
+    }
+}
+
+impl<W: io::Write> FrameWriter<W> {
+    /// Queues `frame`, then writes while the high-water mark or more is
+    /// queued.
+    ///
+    /// # Errors
+    ///
+    /// The destination's (the frame stays queued); `WriteZero` if it
+    /// accepts no bytes.
+    pub fn send(&mut self, frame: impl Into<Outgoing>) -> io::Result<()> {
+        self.feed(frame);
+        while self.queue.queued() >= self.queue.high_water && !self.queue.is_empty() {
+            self.write_once()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every queued frame, then flushes the destination.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn flush(&mut self) -> io::Result<()> {
+        while !self.queue.is_empty() {
+            self.write_once()?;
+        }
+        self.io.flush()
+    }
+
+    /// One vectored write.
+    fn write_once(&mut self) -> io::Result<()> {
+        let io = &mut self.io;
+        match self.queue.write_with(|slices| io.write_vectored(slices)) {
+            Ok(0) => Err(write_zero()),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! The frame reader and writer (`iobuf::frame`): frames cut from pooled
+//! read-ahead buffers as views, many per read; frames that straddle a
+//! buffer or outgrow it; bad input and end of stream; backpressure from an
+//! empty pool; vectored writes across partial writes.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use iobuf::frame::{
+    AsyncFrameReader, AsyncFrameWriter, Decoded, Decoder, FrameReader, FrameWriter,
+    LengthDelimited, Lines, Pools,
+};
+use iobuf::{BoundedPool, Filled, LargeBufferPool, MediumBufferPool, MicroBufferPool};
+
+/// A source that hands out at most `chunk` bytes per read and counts the
+/// reads that returned data.
+struct Chunked<'a> {
+    data: &'a [u8],
+    chunk: usize,
+    reads: usize,
+}
+
+impl<'a> Chunked<'a> {
+    fn new(data: &'a [u8], chunk: usize) -> Self {
+        Chunked {
+            data,
+            chunk,
+            reads: 0,
+        }
+    }
+}
+
+impl Read for Chunked<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.data.len().min(self.chunk).min(out.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        if n > 0 {
+            self.reads += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// `frames` encoded with a 4-byte big-endian length.
+fn wire(frames: &[Vec<u8>]) -> Vec<u8> {
+    let codec = LengthDelimited::new();
+    let mut out = Vec::new();
+    for f in frames {
+        let mut header = [0; 4];
+        codec.encode_header(f.len(), &mut header).unwrap();
+        out.extend_from_slice(&header);
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Frames of the given lengths, each byte depending on frame and offset.
+fn frames(lengths: &[usize]) -> Vec<Vec<u8>> {
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| (0..n).map(|i| (k * 31 + i * 7) as u8).collect())
+        .collect()
+}
+
+fn read_all<R: Read, D: Decoder>(reader: &mut FrameReader<R, D>) -> io::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    while let Some(frame) = reader.read_frame()? {
+        out.push(frame.to_vec());
+    }
+    Ok(out)
+}
+
+#[test]
+fn one_read_takes_many_frames() {
+    let pool = Arc::new(MediumBufferPool::new(2).unwrap());
+    let sent = frames(&[10, 0, 200, 33, 1000, 5]);
+    let bytes = wire(&sent);
+    let mut reader = FrameReader::new(
+        Chunked::new(&bytes, usize::MAX),
+        LengthDelimited::new(),
+        Pools::new(pool.clone()),
+    );
+    let got = read_all(&mut reader).unwrap();
+    assert_eq!(got, sent);
+    assert_eq!(reader.get_ref().reads, 1, "one read for all six frames");
+    drop(reader);
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn frames_that_straddle_a_buffer_move_to_a_fresh_one() {
+    // 512-byte read-ahead, frames of up to 500 bytes, read 100 bytes at a
+    // time: most frames cross a buffer's end.
+    let small = Arc::new(MicroBufferPool::new(4).unwrap());
+    let lengths: Vec<usize> = (0..50).map(|k| (k * 97) % 500).collect();
+    let sent = frames(&lengths);
+    let bytes = wire(&sent);
+    let mut reader = FrameReader::new(
+        Chunked::new(&bytes, 100),
+        LengthDelimited::new(),
+        Pools::new(small.clone()),
+    );
+    let mut views = Vec::new();
+    while let Some(frame) = reader.read_frame().unwrap() {
+        views.push(frame);
+        // Hold the last two frames: the pool must still have room.
+        if views.len() > 2 {
+            views.remove(0);
+        }
+    }
+    drop(views);
+    drop(reader);
+    assert_eq!(small.available(), 4);
+    // Same bytes, byte by byte.
+    let mut reader = FrameReader::new(
+        Chunked::new(&bytes, 1),
+        LengthDelimited::new(),
+        Pools::new(small.clone()),
+    );
+    assert_eq!(read_all(&mut reader).unwrap(), sent);
+}
+
+#[test]
+fn a_frame_larger_than_the_read_ahead_takes_a_larger_tier() {
+    let small = Arc::new(MicroBufferPool::new(2).unwrap());
+    let large = Arc::new(MediumBufferPool::new(1).unwrap());
+    let sent = frames(&[100, 5000, 20]);
+    let bytes = wire(&sent);
+    let mut reader = FrameReader::new(
+        Chunked::new(&bytes, 700),
+        LengthDelimited::new(),
+        Pools::new(small.clone()).with(large.clone()),
+    );
+    let first = reader.read_frame().unwrap().unwrap();
+    let big = reader.read_frame().unwrap().unwrap();
+    assert_eq!((&first[..], &big[..]), (&sent[0][..], &sent[1][..]));
+    assert_eq!(
+        large.available(),
+        0,
+        "the 5000-byte frame is in the 8 KiB tier"
+    );
+    assert_eq!(reader.read_frame().unwrap().unwrap(), &sent[2][..]);
+    assert!(reader.read_frame().unwrap().is_none());
+    drop((first, big, reader));
+    assert_eq!((small.available(), large.available()), (2, 1));
+}
+
+/// Every buffer of a reader that failed is back home.
+fn fails_with(bytes: &[u8], decoder: impl Decoder, kind: io::ErrorKind) -> String {
+    let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+    let mut reader = FrameReader::new(Chunked::new(bytes, 64), decoder, Pools::new(pool.clone()));
+    let err = loop {
+        match reader.read_frame() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the stream ended without an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), kind, "{err}");
+    assert_eq!(
+        pool.available(),
+        2,
+        "a buffer of the failed reader was not given back"
+    );
+    assert_eq!(reader.buffered(), 0);
+    assert!(
+        reader.read_frame().unwrap().is_none(),
+        "a failed reader stays ended"
+    );
+    err.to_string()
+}
+
+#[test]
+fn a_length_above_the_maximum_is_invalid_data() {
+    let mut bytes = wire(&frames(&[3]));
+    bytes.extend_from_slice(&[0, 0, 1, 0]);
+    let msg = fails_with(
+        &bytes,
+        LengthDelimited::new().max_frame_length(255),
+        io::ErrorKind::InvalidData,
+    );
+    assert!(msg.contains("longer than the maximum, 255"), "{msg}");
+}
+
+#[test]
+fn a_length_above_the_largest_tier_is_invalid_data() {
+    let bytes = [0, 0, 2, 0];
+    let msg = fails_with(&bytes, LengthDelimited::new(), io::ErrorKind::InvalidData);
+    assert!(
+        msg.contains("larger than the largest buffer, 512 bytes"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn eof_inside_a_frame_is_unexpected_eof() {
+    let bytes = wire(&frames(&[10, 100]));
+    fails_with(
+        &bytes[..bytes.len() - 1],
+        LengthDelimited::new(),
+        io::ErrorKind::UnexpectedEof,
+    );
+    fails_with(
+        &bytes[..bytes.len() - 101],
+        LengthDelimited::new(),
+        io::ErrorKind::UnexpectedEof,
+    );
+}
+
+/// A user decoder that reports whatever it was given.
+struct Says(Decoded);
+
+impl Decoder for Says {
+    fn decode(&mut self, _: &[u8]) -> io::Result<Decoded> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn a_decoder_that_reports_a_frame_past_the_data_is_an_error_not_a_panic() {
+    let bytes = [1u8; 10];
+    for bad in [
+        Decoded::Frame {
+            frame: 0..11,
+            consumed: 11,
+        },
+        Decoded::Frame {
+            frame: 0..4,
+            consumed: 3,
+        },
+        Decoded::Frame {
+            #[allow(clippy::reversed_empty_ranges)] // the decoder's mistake under test
+            frame: 3..2,
+            consumed: 4,
+        },
+        Decoded::Frame {
+            frame: 0..0,
+            consumed: 0,
+        },
+    ] {
+        let msg = fails_with(&bytes, Says(bad.clone()), io::ErrorKind::InvalidData);
+        assert!(msg.contains("decoder"), "{bad:?}: {msg}");
+    }
+    // Asking for more than the largest buffer holds.
+    fails_with(
+        &bytes,
+        Says(Decoded::Incomplete(Some(1 << 20))),
+        io::ErrorKind::InvalidData,
+    );
+}
+
+#[test]
+fn lines_and_a_line_longer_than_a_buffer() {
+    let pool = Arc::new(MicroBufferPool::new(3).unwrap());
+    let text = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nlast\n";
+    let mut reader = FrameReader::new(
+        Chunked::new(text, 5),
+        Lines::new(100),
+        Pools::new(pool.clone()),
+    );
+    let lines: Vec<_> = (&mut reader).map(|l| l.unwrap().to_vec()).collect();
+    assert_eq!(lines, [&b"GET / HTTP/1.1"[..], b"Host: x", b"", b"last"]);
+    // A line longer than the decoder's maximum.
+    let long = [b'a'; 300];
+    fails_with(&long, Lines::new(100), io::ErrorKind::InvalidData);
+    // Without a maximum, a line longer than the largest buffer (512).
+    let msg = fails_with(
+        &[b'a'; 600],
+        Lines::new(usize::MAX - 1),
+        io::ErrorKind::InvalidData,
+    );
+    assert!(msg.contains("largest buffer"), "{msg}");
+}
+
+#[test]
+fn length_delimited_knobs() {
+    // 2-byte little-endian length counting the whole frame, header kept.
+    let mut d = LengthDelimited::new()
+        .length_field_length(2)
+        .little_endian()
+        .length_adjustment(-2)
+        .num_skip(0);
+    assert_eq!(
+        d.decode(b"\x05\0abcZ").unwrap(),
+        Decoded::Frame {
+            frame: 0..5,
+            consumed: 5
+        }
+    );
+    // A type byte before a 1-byte length; the frame is the payload only.
+    let mut d = LengthDelimited::new()
+        .length_field_offset(1)
+        .length_field_length(1);
+    assert_eq!(
+        d.decode(b"T\x02hi").unwrap(),
+        Decoded::Frame {
+            frame: 2..4,
+            consumed: 4
+        }
+    );
+    assert_eq!(d.decode(b"T").unwrap(), Decoded::Incomplete(Some(2)));
+    // 8-byte and 3-byte fields round-trip through `encode_header`.
+    for width in [1, 2, 3, 4, 8] {
+        for endian_little in [false, true] {
+            let mut d = LengthDelimited::new().length_field_length(width);
+            if endian_little {
+                d = d.little_endian();
+            }
+            let mut frame = vec![0; width];
+            assert_eq!(d.encode_header(7, &mut frame).unwrap(), width);
+            frame.extend_from_slice(b"payload");
+            assert_eq!(
+                d.decode(&frame).unwrap(),
+                Decoded::Frame {
+                    frame: width..width + 7,
+                    consumed: width + 7
+                },
+                "width {width}, little {endian_little}"
+            );
+        }
+    }
+    // A length that does not fit its field is refused on encode.
+    let d = LengthDelimited::new().length_field_length(1);
+    assert_eq!(
+        d.encode_header(256, &mut [0; 1]).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    // A negative adjusted length is invalid data.
+    let mut d = LengthDelimited::new().length_adjustment(-10);
+    assert_eq!(
+        d.decode(b"\0\0\0\x02ab").unwrap_err().kind(),
+        io::ErrorKind::InvalidData
+    );
+}
+
+#[test]
+#[should_panic(expected = "a length field is 1, 2, 3, 4 or 8 bytes, not 5")]
+fn a_length_field_of_five_bytes_panics() {
+    let _ = LengthDelimited::new().length_field_length(5);
+}
+
+/// A destination that takes at most `chunk` bytes per call and counts the
+/// vectored writes.
+struct Trickle {
+    out: Vec<u8>,
+    chunk: usize,
+    calls: usize,
+}
+
+impl Write for Trickle {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        let mut left = self.chunk;
+        for s in slices {
+            let n = s.len().min(left);
+            self.out.extend_from_slice(&s[..n]);
+            left -= n;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(self.chunk - left)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_writer_writes_views_bytes_and_filled_buffers_across_partial_writes() {
+    let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+    let mut filled = Filled::new(pool.get_owned());
+    filled.extend_from_slice(b"filled;");
+    let mut split = iobuf::shared::SplitBuf::from(pool.get_owned());
+    split.extend_from_slice(b"view;split;");
+    let view = split.split_to(5);
+    let mut out = FrameWriter::new(Trickle {
+        out: Vec::new(),
+        chunk: 3,
+        calls: 0,
+    })
+    .with_high_water_mark(1 << 20);
+    out.feed(view);
+    out.feed(split);
+    out.feed(Bytes::from_static(b"bytes;"));
+    out.feed(filled);
+    out.feed(&b""[..]);
+    out.feed(&b"static"[..]);
+    assert_eq!(out.queued(), 30);
+    assert_eq!(pool.available(), 0, "queued frames hold their buffers");
+    out.flush().unwrap();
+    assert_eq!(out.get_ref().out, b"view;split;bytes;filled;static");
+    assert_eq!(out.get_ref().calls, 10, "30 bytes, 3 per call");
+    assert_eq!(
+        pool.available(),
+        2,
+        "written frames give their buffers back"
+    );
+}
+
+#[test]
+fn send_writes_only_past_the_high_water_mark_with_one_writev_per_call() {
+    let mut out = FrameWriter::new(Trickle {
+        out: Vec::new(),
+        chunk: usize::MAX,
+        calls: 0,
+    })
+    .with_high_water_mark(10);
+    for _ in 0..3 {
+        out.send(&b"abc"[..]).unwrap();
+    }
+    assert_eq!((out.get_ref().calls, out.queued()), (0, 9));
+    out.send(&b"abc"[..]).unwrap();
+    assert_eq!(out.get_ref().calls, 1, "four frames, one writev");
+    assert_eq!(out.queued(), 0);
+    assert_eq!(out.get_ref().out, b"abcabcabcabc");
+}
+
+#[test]
+fn a_writer_that_accepts_nothing_is_write_zero() {
+    let mut out = FrameWriter::new(Trickle {
+        out: Vec::new(),
+        chunk: 0,
+        calls: 0,
+    });
+    out.feed(&b"x"[..]);
+    assert_eq!(out.flush().unwrap_err().kind(), io::ErrorKind::WriteZero);
+    assert_eq!(out.queued(), 1, "the frame stays queued");
+}
+
+#[cfg_attr(miri, ignore = "tokio's timer and I/O driver under Miri")]
+#[tokio::test]
+async fn the_async_reader_waits_for_a_buffer_and_is_cancel_safe() {
+    let pool = Arc::new(MicroBufferPool::new(1).unwrap());
+    let bytes = wire(&frames(&[3, 4]));
+    let held = pool.get_owned();
+    let mut reader =
+        AsyncFrameReader::new(&bytes[..], LengthDelimited::new(), Pools::new(pool.clone()));
+    // The pool is empty: the reader waits (no heap buffer instead).
+    let waited =
+        tokio::time::timeout(std::time::Duration::from_millis(50), reader.read_frame()).await;
+    assert!(
+        waited.is_err(),
+        "the reader did not wait for the empty pool"
+    );
+    // The dropped call lost nothing: the buffer goes to the reader's kept wait.
+    drop(held);
+    let first = reader.read_frame().await.unwrap().unwrap();
+    assert_eq!(first.len(), 3);
+    assert_eq!(reader.read_frame().await.unwrap().unwrap().len(), 4);
+    assert!(reader.read_frame().await.unwrap().is_none());
+    drop((first, reader));
+    assert_eq!(pool.available(), 1);
+}
+
+#[cfg_attr(miri, ignore = "tokio's timer and I/O driver under Miri")]
+#[tokio::test]
+async fn async_echo_over_a_duplex_pipe() {
+    let pool = Arc::new(LargeBufferPool::new(4).unwrap());
+    let (client, server) = tokio::io::duplex(4096);
+    let (srx, stx) = tokio::io::split(server);
+    let server = tokio::spawn(async move {
+        let mut frames = AsyncFrameReader::new(
+            srx,
+            LengthDelimited::new().num_skip(0),
+            Pools::new(pool.clone()),
+        );
+        let mut out = AsyncFrameWriter::new(stx).with_high_water_mark(1000);
+        let mut n = 0;
+        while let Some(frame) = frames.read_frame().await.unwrap() {
+            out.send(frame).await.unwrap();
+            n += 1;
+        }
+        out.flush().await.unwrap();
+        drop((frames, out));
+        assert_eq!(pool.available(), 4);
+        n
+    });
+    let sent = frames(&(0..200).map(|k| (k * 131) % 3000).collect::<Vec<_>>());
+    let bytes = wire(&sent);
+    let (mut crx, mut ctx) = tokio::io::split(client);
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        ctx.write_all(&bytes).await.unwrap();
+        ctx.shutdown().await.unwrap();
+        bytes
+    });
+    let mut echoed = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut crx, &mut echoed)
+        .await
+        .unwrap();
+    let bytes = writer.await.unwrap();
+    assert_eq!(echoed, bytes);
+    assert_eq!(server.await.unwrap(), 200);
+}
+
+#[test]
+fn static_pools_serve_a_reader() {
+    static POOL: std::sync::LazyLock<BoundedPool<iobuf::MicroBuffer>> =
+        std::sync::LazyLock::new(|| BoundedPool::new(2).unwrap());
+    let sent = frames(&[1, 2, 3]);
+    let bytes = wire(&sent);
+    let mut reader = FrameReader::new(
+        Chunked::new(&bytes, 4),
+        LengthDelimited::new(),
+        Pools::new(&*POOL),
+    );
+    assert_eq!(read_all(&mut reader).unwrap(), sent);
+}
