@@ -289,6 +289,7 @@ pub mod iovec;
 pub mod mem;
 pub mod pool;
 pub mod progress;
+pub mod runtimes;
 pub mod shared;
 mod sync;
 mod tier;
@@ -358,6 +359,13 @@ pub mod example_generated {
 #[doc(hidden)]
 pub mod __private {
     pub use core;
+
+    #[cfg(feature = "compio")]
+    pub use compio_buf;
+    #[cfg(all(feature = "monoio", unix))]
+    pub use monoio;
+    #[cfg(all(feature = "tokio-uring", target_os = "linux"))]
+    pub use tokio_uring;
 
     /// How many of the pools' locks and `RefCell` borrows the calling
     /// thread holds now: always 0 in release builds. For the suite's

@@ -119,6 +119,31 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
             }
         }
 
+        // SAFETY: each variant is a `Pooled<'static, _>` of a generated
+        // tier type, whose `StableBuf` impl (iobuf's own) each method calls
+        // by its full path: the set's buffers stay put as theirs do.
+        unsafe impl #k::runtimes::StableBuf for Buf {
+            fn stable_ptr(&self) -> *const u8 {
+                match self {
+                    #( Buf::#types(b) => #k::runtimes::StableBuf::stable_ptr(b), )*
+                }
+            }
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                match self {
+                    #( Buf::#types(b) => #k::runtimes::StableBuf::stable_mut_ptr(b), )*
+                }
+            }
+            fn stable_len(&self) -> usize {
+                match self {
+                    #( Buf::#types(b) => #k::runtimes::StableBuf::stable_len(b), )*
+                }
+            }
+        }
+
+        // The io_uring runtimes' buffer traits for `Buf`, as iobuf's
+        // features enable them (nothing without any).
+        #k::__runtime_buffer_impls!(Buf);
+
         impl #core::fmt::Debug for Buf {
             fn fmt(&self, f: &mut #core::fmt::Formatter<'_>) -> #core::fmt::Result {
                 f.debug_struct("Buf")

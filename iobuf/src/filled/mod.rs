@@ -160,6 +160,34 @@ impl<H> Filled<H> {
         &self.holder
     }
 
+    /// The holder, writable: the whole buffer, filled or not, with no
+    /// pointer arithmetic from [`unfilled_mut`](Self::unfilled_mut). (The
+    /// filled range is kept; if the holder's bytes shrink under it,
+    /// accessors panic rather than read out of bounds.)
+    pub fn holder_mut(&mut self) -> &mut H {
+        &mut self.holder
+    }
+
+    /// Where the filled bytes start.
+    #[cfg_attr(
+        not(any(feature = "monoio", feature = "compio", feature = "tokio-uring")),
+        allow(dead_code)
+    )]
+    pub(crate) fn head(&self) -> usize {
+        self.head
+    }
+
+    /// Sets where the filled bytes end (at or after `head`; the caller
+    /// checked it against the capacity).
+    #[cfg_attr(
+        not(any(feature = "monoio", feature = "compio", feature = "tokio-uring")),
+        allow(dead_code)
+    )]
+    pub(crate) fn set_tail(&mut self, tail: usize) {
+        assert!(tail >= self.head);
+        self.tail = tail;
+    }
+
     /// Gives up the view and returns the holder; the filled length is lost.
     pub fn into_inner(self) -> H {
         self.holder
