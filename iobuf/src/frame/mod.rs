@@ -2,12 +2,12 @@
 //! buffer and hand each out as a shared [`View`](crate::shared::View);
 //! write queued frames with one `writev`.
 //!
-//! - [`FrameReader`] (blocking, `std::io::Read`) and [`AsyncFrameReader`]
+//! - [`FrameReader`] (blocking, `std::io::Read`) and `AsyncFrameReader`
 //!   (tokio's `AsyncRead`, feature `tokio`): a per-connection read-ahead
 //!   buffer from [`Pools`]; a [`Decoder`] finds the frames:
 //!   [`LengthDelimited`] (tokio-util's `LengthDelimitedCodec` knobs),
 //!   [`Lines`], or your own.
-//! - [`FrameWriter`] and [`AsyncFrameWriter`]: a queue of views, `Bytes`
+//! - [`FrameWriter`] and `AsyncFrameWriter` (feature `tokio`): a queue of views, `Bytes`
 //!   and pooled buffers, written with vectored writes, with a high-water
 //!   mark.
 //!
@@ -29,9 +29,13 @@
 //!     let mut frames = AsyncFrameReader::new(rx, codec, Pools::new(pool));
 //!     let mut out = AsyncFrameWriter::new(tx);
 //!     while let Some(frame) = frames.read_frame().await? {
-//!         out.send(frame).await?; // a view of the read buffer: no copy
+//!         out.feed(frame); // a view of the read buffer: no copy
+//!         while let Some(more) = frames.next_buffered()? {
+//!             out.feed(more); // the rest of what that read brought
+//!         }
+//!         out.flush().await?; // one writev, before the next read may wait
 //!     }
-//!     out.flush().await
+//!     Ok(())
 //! }
 //! # }
 //! ```

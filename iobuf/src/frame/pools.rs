@@ -58,8 +58,9 @@ impl<T: BufferTier> SplitSource for &'static BoundedPool<T> {
     }
 }
 
-/// The pools a frame reader takes buffers from, smallest buffers first:
-/// the first is the read-ahead tier; a frame larger than it takes a
+/// The pools a frame reader takes buffers from: the read-ahead pool (the
+/// one given to [`new`](Self::new)), and larger tiers ([`with`](Self::with))
+/// for frames that do not fit a read-ahead buffer: such a frame takes a
 /// buffer of the smallest tier that holds it.
 ///
 /// ```
@@ -74,19 +75,23 @@ impl<T: BufferTier> SplitSource for &'static BoundedPool<T> {
 /// ```
 #[derive(Clone)]
 pub struct Pools {
-    /// Sorted by buffer size, ascending; never empty.
+    read_ahead: Arc<dyn SplitSource>,
+    /// Every pool, the read-ahead one too, sorted by buffer size.
     tiers: Vec<Arc<dyn SplitSource>>,
 }
 
 impl Pools {
-    /// Buffers from `read_ahead` only.
+    /// Reads ahead into buffers of `read_ahead`.
     pub fn new(read_ahead: impl SplitSource) -> Pools {
+        let read_ahead: Arc<dyn SplitSource> = Arc::new(read_ahead);
         Pools {
-            tiers: vec![Arc::new(read_ahead)],
+            tiers: vec![read_ahead.clone()],
+            read_ahead,
         }
     }
 
-    /// Adds a tier (kept in order of buffer size).
+    /// Adds a tier for frames larger than a read-ahead buffer (a tier of
+    /// smaller buffers is never used).
     pub fn with(mut self, tier: impl SplitSource) -> Pools {
         let tier: Arc<dyn SplitSource> = Arc::new(tier);
         let at = self
@@ -96,9 +101,9 @@ impl Pools {
         self
     }
 
-    /// The smallest buffer size: what a reader reads ahead into.
+    /// The size of the read-ahead buffers.
     pub fn read_ahead_size(&self) -> usize {
-        self.tiers[0].buffer_size()
+        self.read_ahead.buffer_size()
     }
 
     /// The largest buffer size: the longest frame a reader can hold.
@@ -106,8 +111,12 @@ impl Pools {
         self.tiers[self.tiers.len() - 1].buffer_size()
     }
 
-    /// The smallest tier whose buffers hold `len` bytes.
+    /// The read-ahead pool if its buffers hold `len` bytes, else the
+    /// smallest tier whose buffers do.
     pub(crate) fn tier_for(&self, len: usize) -> Option<&dyn SplitSource> {
+        if len <= self.read_ahead.buffer_size() {
+            return Some(&*self.read_ahead);
+        }
         self.tiers
             .iter()
             .find(|t| t.buffer_size() >= len)

@@ -99,7 +99,27 @@ impl<D: Decoder> Core<D> {
         if want > buf.capacity() || buf.remaining_capacity() == 0 {
             return Ok(Step::Take(want));
         }
+        // Little room left, and little to move: a fresh buffer now, rather
+        // than a short read into the tail and another read after it (a
+        // read that fills the tail is always followed by one more). The
+        // move copies at most an eighth of a buffer.
+        let eighth = self.pools.read_ahead_size() / 8;
+        if buf.remaining_capacity() < eighth && buf.len() <= eighth {
+            return Ok(Step::Take(want));
+        }
         Ok(Step::Read)
+    }
+
+    /// The next frame if the bytes already read hold one; `None` if
+    /// reading is needed (or the stream ended). No I/O, no buffer taken.
+    pub(crate) fn next_buffered(&mut self) -> io::Result<Option<View>> {
+        if self.buf.as_ref().is_none_or(SplitBuf::is_empty) {
+            return Ok(None);
+        }
+        match self.step()? {
+            Step::Frame(view) => Ok(Some(view)),
+            Step::Read | Step::Take(_) | Step::Done => Ok(None),
+        }
     }
 
     /// The tier to take a buffer of at least `want` bytes from (and at
@@ -219,6 +239,17 @@ impl<R, D: Decoder> FrameReader<R, D> {
     /// Bytes read and not handed out yet.
     pub fn buffered(&self) -> usize {
         self.core.buffered()
+    }
+
+    /// The next frame if the bytes already read hold a whole one, with no
+    /// read: `None` when the next frame needs a read. For writing a batch
+    /// of echoes before blocking on the next read.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_frame`](Self::read_frame)'s decoding errors.
+    pub fn next_buffered(&mut self) -> io::Result<Option<View>> {
+        self.core.next_buffered()
     }
 
     /// The source; bytes buffered are dropped (their buffer goes home).

@@ -81,6 +81,18 @@ impl<R, D: Decoder> AsyncFrameReader<R, D> {
         self.core.buffered()
     }
 
+    /// The next frame if the bytes already read hold a whole one, with no
+    /// read and no wait: `None` when the next frame needs a read. An echo
+    /// feeds these to its writer and flushes once before the next
+    /// [`read_frame`](Self::read_frame), which may wait for the peer.
+    ///
+    /// # Errors
+    ///
+    /// As `read_frame`'s decoding errors.
+    pub fn next_buffered(&mut self) -> io::Result<Option<View>> {
+        self.core.next_buffered()
+    }
+
     /// The source; bytes buffered are dropped (their buffer goes home).
     pub fn into_inner(self) -> R {
         self.io
@@ -201,7 +213,8 @@ impl<W> AsyncFrameWriter<W> {
 
 impl<W: AsyncWrite + Unpin> AsyncFrameWriter<W> {
     /// Queues `frame`, then writes while the high-water mark or more is
-    /// queued.
+    /// queued. Below the mark it writes nothing: when the peer waits for
+    /// what is queued (a request and its reply), [`flush`](Self::flush).
     ///
     /// # Errors
     ///

@@ -232,7 +232,8 @@ impl<W> FrameWriter<W> {
 
 impl<W: io::Write> FrameWriter<W> {
     /// Queues `frame`, then writes while the high-water mark or more is
-    /// queued.
+    /// queued. Below the mark it writes nothing: when the peer waits for
+    /// what is queued (a request and its reply), [`flush`](Self::flush).
     ///
     /// # Errors
     ///

@@ -1,0 +1,1211 @@
+//! A length-delimited echo over tokio on loopback, served three ways under
+//! the same client in one run: iobuf's frame reader and writer, tokio-util's
+//! `Framed` with `LengthDelimitedCodec`, and a hand-written `BytesMut`
+//! pipeline.
+//!
+//! Every frame is a u32 big-endian length, then 0 to 65,536 bytes of
+//! payload; sizes come from a small deterministic generator: 1 % empty,
+//! 60 % up to 2 KiB, 25 % up to 8 KiB, the rest up to 64 KiB. So one read
+//! can bring a dozen small frames, or part of one large frame.
+//!
+//! The servers (a multi-thread runtime, 2 workers), each echoing every
+//! frame, header included:
+//!
+//! - **iobuf**: `AsyncFrameReader` with `LengthDelimited::num_skip(0)`
+//!   reads into 512 KiB pooled buffers (a `GreatBufferPool`) and hands out
+//!   each frame as a `View` of the read buffer; `AsyncFrameWriter` queues
+//!   the view and writes the queue with vectored writes. No copy and no
+//!   allocation per frame; a buffer goes home once its last frame has been
+//!   written and the reader has moved on.
+//! - **framed**: `Framed<_, LengthDelimitedCodec>`: each decoded frame is
+//!   fed back to the sink, whose encoder writes the header and copies the
+//!   payload into its write buffer.
+//! - **bytesmut**: read into a `BytesMut`, `split_to(len).freeze()` each
+//!   complete frame, write them all back with vectored writes, then
+//!   reserve and read again.
+//!
+//! The three get the same room to read into (512 KiB), and write at the
+//! same moments: iobuf and framed feed every frame that is ready without
+//! waiting and flush when the next one would wait, as the `BytesMut` loop
+//! writes after each read. (A `send` per frame would cost a write per
+//! frame; flushing only at a high-water mark would leave a pipelining
+//! client waiting for echoes that never come.)
+//!
+//! The client runs on a current-thread runtime on the main thread: 16
+//! connections, each writing up to 8 frames ahead of the echoes it has
+//! checked (all that its window allows in one write), and checking every
+//! byte of every echo against what it sent (a pattern that differs per
+//! connection, frame and offset). Each round serves the same frames with
+//! each server in turn, in a rotating order. After each warm-up, inside
+//! the measured window only, it counts frames/s; the process's heap
+//! allocations (a counting global allocator: the client makes none after
+//! its warm-up, so they are the server's); the server's reads that
+//! returned data (a wrapper around its socket counts them); and the CPU
+//! time of the server's threads and of the client's (Linux's per-thread
+//! `schedstat`). On loopback a sender's system call also runs the
+//! receiver's TCP input, so each side's CPU includes some of the other's.
+//!
+//! ```text
+//! cargo run --release --example frame_echo
+//! cargo run --release --example frame_echo -- --quick
+//! cargo run --release --example frame_echo -- --frames 5000 --rounds 20
+//! cargo run --release --example frame_echo -- --listen 127.0.0.1:7000
+//! ```
+//!
+//! Flags: `--connections N` (default 16), `--frames N` measured per
+//! connection and round (2 000), `--warmup N` per connection and round
+//! (300), `--rounds N` (20), `--in-flight N` frames per connection (8),
+//! `--quick` (1 round of 400 after 200, for CI; the other flags still
+//! apply).
+//!
+//! With `--listen ADDR` it only serves (the iobuf server) until killed.
+//! Otherwise it exits 1 if an echoed byte differed, a pooled buffer was not
+//! home after the iobuf server's connections closed, or the iobuf server
+//! allocated 0.01 times per frame or more after warm-up; its last line is
+//! machine-readable:
+//!
+//! ```text
+//! summary: iobuf=<frames/s> framed=<frames/s> bytesmut=<frames/s> iobuf_allocs_per_frame=<x> iobuf_reads_per_frame=<x> framed_reads_per_frame=<x>
+//! ```
+//!
+//! Client and servers share the machine's cores: the figures compare the
+//! three servers under one load on one host, they are no absolute server
+//! benchmark. The client's thread is the busiest, so frames/s moves with
+//! anything else the machine runs; the server CPU per frame moves less.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use iobuf::GreatBufferPool;
+use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::{Barrier, Semaphore};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+/// Counts every allocation of the process, to show what the hot path costs.
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
+
+/// Bytes of the length field before each payload.
+const HEADER: usize = 4;
+
+/// The longest payload.
+const MAX_PAYLOAD: usize = 64 << 10;
+
+/// The iobuf server's read-ahead buffer (one `GreatBuffer`, 512 KiB); also
+/// `Framed`'s initial read capacity and what the `BytesMut` server
+/// reserves before each read, so that all three can read as much per call.
+///
+/// A frame reader reads into the room left in its buffer, and takes a
+/// fresh one only when a frame does not fit: so a read that fills the tail
+/// exactly is followed by another. With 128 KiB (a `LargeBuffer`) a third
+/// of its reads were such tail fills on this load (0.19 reads per frame,
+/// against 0.13 for the `BytesMut` server, which reserves fresh room before
+/// every read); with 512 KiB, one in ten (0.14).
+const READ_AHEAD: usize = iobuf::BUFFER_SIZE_GREAT;
+
+/// Bytes the iobuf and `Framed` servers queue before they write without
+/// waiting for the reader to run dry. Above what a connection usually has
+/// in flight (8 frames of 7 KiB on average), so that they write once per
+/// batch the client sends, as the `BytesMut` server does (the frame
+/// writer's default, 64 KiB, and `Framed`'s, 8 KiB, would add writes in
+/// the middle of a batch).
+const WRITE_HIGH_WATER: usize = 256 << 10;
+
+/// Buffers of the iobuf server's pool beyond what its connections can
+/// hold: slack for buffers idle in the workers' thread caches.
+const POOL_SLACK: usize = 16;
+
+/// A round's load on one server must finish within this, or the run fails
+/// (instead of hanging, say, on a server that stopped echoing).
+const DEADLINE: Duration = Duration::from_secs(300);
+
+/// How long the buffers get to come home after the iobuf server's
+/// connections closed.
+const HOME_WAIT: Duration = Duration::from_secs(5);
+
+/// Server reads that returned data, every connection together.
+static SERVER_READS: AtomicU64 = AtomicU64::new(0);
+
+fn server_reads() -> u64 {
+    // ORDERING: Relaxed: a statistics counter, read across barrier waits
+    // and task joins, which order the increments they cover.
+    SERVER_READS.load(Ordering::Relaxed)
+}
+
+/// The load: the same for every server.
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    /// Client connections, served concurrently.
+    connections: usize,
+    /// Measured frames per connection and round.
+    frames: usize,
+    /// Frames per connection and round before measuring.
+    warmup: usize,
+    /// Rounds; each serves the load once with every server.
+    rounds: usize,
+    /// Frames a connection writes ahead of the echoes it has checked.
+    in_flight: usize,
+}
+
+impl Default for Config {
+    /// The measurement run: 20 rounds of 16 × 2 000 frames per server.
+    /// Short rounds, interleaved, so that a burst of other load on the
+    /// machine falls on all three servers alike.
+    fn default() -> Self {
+        Config {
+            connections: 16,
+            frames: 2_000,
+            warmup: 300,
+            rounds: 20,
+            in_flight: 8,
+        }
+    }
+}
+
+impl Config {
+    /// `--quick`: one short round, for CI.
+    fn quick() -> Self {
+        Config {
+            frames: 400,
+            warmup: 200,
+            rounds: 1,
+            ..Config::default()
+        }
+    }
+
+    /// The iobuf pool. A connection holds its read-ahead buffer, and the
+    /// buffers of its frames on their way back (each until written). Those
+    /// frames are consecutive, and the reader leaves a buffer only after
+    /// cutting at least `READ_AHEAD - MAX_FRAME` bytes of frames from it:
+    /// so at most `in_flight * MAX_FRAME / (READ_AHEAD - MAX_FRAME)` whole
+    /// buffers lie between the first frame's buffer and the read-ahead.
+    fn pool_capacity(&self) -> usize {
+        const MAX_FRAME: usize = HEADER + MAX_PAYLOAD;
+        let between = (self.in_flight * MAX_FRAME).div_ceil(READ_AHEAD - MAX_FRAME);
+        self.connections * (2 + between) + POOL_SLACK
+    }
+}
+
+/// The three servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Server {
+    Iobuf,
+    Framed,
+    BytesMut,
+}
+
+impl Server {
+    const ALL: [Server; 3] = [Server::Iobuf, Server::Framed, Server::BytesMut];
+
+    fn name(self) -> &'static str {
+        match self {
+            Server::Iobuf => "iobuf",
+            Server::Framed => "framed",
+            Server::BytesMut => "bytesmut",
+        }
+    }
+}
+
+/// The payload sizes of one connection, the same sequence for every server.
+#[derive(Clone, Debug)]
+struct Sizes(u64);
+
+impl Sizes {
+    fn new(conn: usize) -> Self {
+        Sizes(conn as u64)
+    }
+
+    /// The next payload size: 1 % empty, 60 % 1 ..= 2 KiB, 25 % 2 KiB ..=
+    /// 8 KiB, 14 % 8 KiB ..= 64 KiB.
+    fn next_len(&mut self) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let r = mix(self.0);
+        let pick = r % 100;
+        // The high half picks the size within the class, the low bits the
+        // class: the two stay independent.
+        let within = (r >> 32) as usize;
+        match pick {
+            0 => 0,
+            1..=60 => 1 + within % (2 << 10),
+            61..=85 => (2 << 10) + 1 + within % (6 << 10),
+            _ => (8 << 10) + 1 + within % (MAX_PAYLOAD - (8 << 10)),
+        }
+    }
+}
+
+/// splitmix64's finaliser: every input bit reaches every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Random bytes that frames are cut from: `2 * MAX_PAYLOAD` of them, so
+/// that a payload starting anywhere in the first half fits.
+fn pattern_table() -> &'static [u8] {
+    static TABLE: OnceLock<Box<[u8]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..2 * MAX_PAYLOAD as u64)
+            .map(|i| mix(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u8)
+            .collect()
+    })
+}
+
+/// Writes frame `frame` of connection `conn` into `out`: its header, then
+/// `len` bytes of a pattern that differs per connection, frame and offset,
+/// so a misplaced, stale or crossed byte shows: random bytes from an offset
+/// of the table, xored with a byte, both drawn from the connection and the
+/// frame number. (A copy and an xor: the client checks what it sent, and
+/// must stay cheaper than the servers it measures.)
+fn fill_frame(out: &mut Vec<u8>, conn: usize, frame: usize, len: usize) {
+    let r = mix(((conn as u64) << 40) ^ frame as u64);
+    let (start, key) = ((r % MAX_PAYLOAD as u64) as usize, (r >> 56) as u8);
+    out.clear();
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.extend(pattern_table()[start..start + len].iter().map(|b| b ^ key));
+}
+
+/// The server's socket, counting its reads that returned data.
+#[derive(Debug)]
+struct Counted<T>(T);
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            // ORDERING: Relaxed: see `server_reads`.
+            SERVER_READS.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+/// Passed through untouched: vectored writes included, which `Framed` and
+/// the frame writer rely on (the trait's default writes one slice a call).
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Echoes one connection through iobuf's frame reader and writer until the
+/// peer closes.
+async fn serve_iobuf(mut stream: TcpStream, pools: Pools) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (rx, tx) = stream.split();
+    // Frames keep their header, so each goes back exactly as it came in.
+    let codec = LengthDelimited::new()
+        .max_frame_length(MAX_PAYLOAD)
+        .num_skip(0);
+    let mut frames = AsyncFrameReader::new(Counted(rx), codec, pools);
+    let mut out = AsyncFrameWriter::new(Counted(tx)).with_high_water_mark(WRITE_HIGH_WATER);
+    loop {
+        let frame = match poll_fn(|cx| Poll::Ready(frames.poll_read_frame(cx))).await {
+            Poll::Ready(frame) => frame?,
+            Poll::Pending => {
+                out.flush().await?;
+                frames.read_frame().await?
+            }
+        };
+        let Some(frame) = frame else { break };
+        out.send(frame).await?;
+    }
+    out.flush().await
+}
+
+/// Echoes one connection through `Framed` + `LengthDelimitedCodec`.
+async fn serve_framed(stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_PAYLOAD)
+        .new_codec();
+    // Configured as the other two: as much room to read into (its default,
+    // 8 KiB, would cost it 40 % more reads here) and the same high-water
+    // mark.
+    let mut framed = Framed::with_capacity(Counted(stream), codec, READ_AHEAD);
+    framed.set_backpressure_boundary(WRITE_HIGH_WATER);
+    loop {
+        let frame = match poll_fn(|cx| Poll::Ready(framed.poll_next_unpin(cx))).await {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                SinkExt::<Bytes>::flush(&mut framed).await?;
+                framed.next().await
+            }
+        };
+        let Some(frame) = frame else { break };
+        // The payload; the encoder writes the header in front of it.
+        framed.feed(frame?.freeze()).await?;
+    }
+    SinkExt::<Bytes>::flush(&mut framed).await
+}
+
+/// The length of the complete frame at the front of `buf`, header
+/// included, if it is all there.
+fn complete_frame(buf: &[u8]) -> io::Result<Option<usize>> {
+    let Some(header) = buf.first_chunk::<HEADER>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(*header) as usize;
+    if len > MAX_PAYLOAD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes, over {MAX_PAYLOAD}"),
+        ));
+    }
+    Ok((buf.len() >= HEADER + len).then_some(HEADER + len))
+}
+
+/// Writes every frame of `queue` with vectored writes, up to 64 a call.
+async fn write_queue(
+    io: &mut (impl AsyncWrite + Unpin),
+    queue: &mut VecDeque<Bytes>,
+) -> io::Result<()> {
+    while !queue.is_empty() {
+        let mut written = {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let n = slices.len().min(queue.len());
+            for (slice, frame) in slices.iter_mut().zip(queue.iter()) {
+                *slice = IoSlice::new(frame);
+            }
+            io.write_vectored(&slices[..n]).await?
+        };
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let front = queue.front_mut().expect("written bytes were queued");
+            if written < front.len() {
+                front.advance(written);
+                break;
+            }
+            written -= front.len();
+            queue.pop_front();
+        }
+    }
+    Ok(())
+}
+
+/// Echoes one connection by hand: read into a `BytesMut`, freeze each
+/// complete frame off its front, write them all back, read again.
+async fn serve_bytesmut(stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut stream = Counted(stream);
+    // Twice the room a read gets, so that `reserve` finds it in place, or
+    // after moving a partial frame to the front.
+    let mut buf = BytesMut::with_capacity(2 * READ_AHEAD);
+    let mut queue = VecDeque::new();
+    loop {
+        // The frames frozen last turn are written and dropped, so the
+        // buffer is unique again and this allocates nothing.
+        buf.reserve(READ_AHEAD);
+        if stream.read_buf(&mut buf).await? == 0 {
+            if !buf.is_empty() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            return Ok(());
+        }
+        while let Some(len) = complete_frame(&buf)? {
+            queue.push_back(buf.split_to(len).freeze());
+        }
+        write_queue(&mut stream, &mut queue).await?;
+    }
+}
+
+/// `--listen`: serves with iobuf to anyone, until killed.
+async fn listen(listener: TcpListener, pools: Pools) -> io::Result<()> {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let pools = pools.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = serve_iobuf(stream, pools).await {
+                        eprintln!("frame_echo: {peer}: {err}");
+                    }
+                });
+            }
+            Err(err) => {
+                // Out of file descriptors, say: wait, then go on serving.
+                eprintln!("frame_echo: accept: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Accepts the load's `n` connections, serves them with `server` until
+/// each closes, and reports the first error.
+async fn serve_load(
+    listener: TcpListener,
+    n: usize,
+    server: Server,
+    pools: Pools,
+) -> io::Result<()> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (stream, _) = listener.accept().await?;
+        conns.push(match server {
+            Server::Iobuf => tokio::spawn(serve_iobuf(stream, pools.clone())),
+            Server::Framed => tokio::spawn(serve_framed(stream)),
+            Server::BytesMut => tokio::spawn(serve_bytesmut(stream)),
+        });
+    }
+    for conn in conns {
+        conn.await.map_err(io::Error::other)??;
+    }
+    Ok(())
+}
+
+/// The server runtime's threads' name (at most 15 bytes: Linux keeps no
+/// more of it, and `cpu_time` finds the threads by it).
+const SERVER_THREAD: &str = "echo-server";
+
+/// CPU time so far of the server runtime's threads (`server`), or of all
+/// the others (the client's, on the main thread), from Linux's per-thread
+/// `schedstat`; `None` where it cannot be read.
+fn cpu_time(server: bool) -> Option<Duration> {
+    let mut nanos = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        // A thread may end while it is read: it is skipped.
+        let Ok(task) = task else { continue };
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(task.path().join("comm")),
+            std::fs::read_to_string(task.path().join("schedstat")),
+        ) else {
+            continue;
+        };
+        if (comm.trim_end() == SERVER_THREAD) != server {
+            continue;
+        }
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
+}
+
+/// One edge of the measured window.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    at: Instant,
+    allocations: u64,
+    reads: u64,
+    /// CPU time of the server's threads and of the others (the client's).
+    server_cpu: Option<Duration>,
+    client_cpu: Option<Duration>,
+}
+
+impl Mark {
+    /// The start of the window. Reading the CPU times allocates, so it
+    /// comes before the allocation count.
+    fn start() -> Mark {
+        let (server_cpu, client_cpu) = (cpu_time(true), cpu_time(false));
+        let allocations = allocations();
+        let reads = server_reads();
+        Mark {
+            at: Instant::now(),
+            allocations,
+            reads,
+            server_cpu,
+            client_cpu,
+        }
+    }
+
+    /// The end of the window: the CPU times after the allocation count.
+    fn end() -> Mark {
+        let at = Instant::now();
+        let allocations = allocations();
+        let reads = server_reads();
+        Mark {
+            at,
+            allocations,
+            reads,
+            server_cpu: cpu_time(true),
+            client_cpu: cpu_time(false),
+        }
+    }
+}
+
+/// The measured window's edges, each set by the last connection to reach
+/// the barrier, before any other connection resumes (the client runtime
+/// has one thread).
+#[derive(Debug, Default)]
+struct Window {
+    start: Mutex<Option<Mark>>,
+    end: Mutex<Option<Mark>>,
+}
+
+impl Window {
+    /// What happened between the edges, `frames` and `bytes` aside.
+    fn measured(&self) -> Measured {
+        let start = self.start.lock().unwrap().expect("start marked");
+        let end = self.end.lock().unwrap().expect("end marked");
+        let cpu = |a: Option<Duration>, b: Option<Duration>| Some(b? - a?);
+        Measured {
+            elapsed: end.at - start.at,
+            allocations: end.allocations - start.allocations,
+            reads: end.reads - start.reads,
+            server_cpu: cpu(start.server_cpu, end.server_cpu),
+            client_cpu: cpu(start.client_cpu, end.client_cpu),
+            ..Measured::default()
+        }
+    }
+}
+
+/// What one server measured, over one round or several.
+#[derive(Clone, Debug)]
+struct Measured {
+    /// Measured frames, all connections together.
+    frames: u64,
+    /// Bytes of those frames, headers included, one way.
+    bytes: u64,
+    elapsed: Duration,
+    /// Heap allocations of the whole process in the measured window.
+    allocations: u64,
+    /// Server reads that returned data, in the measured window.
+    reads: u64,
+    /// CPU time of the server's threads, and of the client's, in the
+    /// measured window (where Linux's `schedstat` can be read).
+    server_cpu: Option<Duration>,
+    client_cpu: Option<Duration>,
+    /// Echoed bytes compared with those sent, warm-up included.
+    bytes_checked: u64,
+    /// Of those, the ones that differed (must be 0).
+    mismatches: u64,
+}
+
+impl Default for Measured {
+    /// Nothing yet: the sum of no rounds.
+    fn default() -> Self {
+        Measured {
+            frames: 0,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            allocations: 0,
+            reads: 0,
+            server_cpu: Some(Duration::ZERO),
+            client_cpu: Some(Duration::ZERO),
+            bytes_checked: 0,
+            mismatches: 0,
+        }
+    }
+}
+
+impl Measured {
+    fn add(&mut self, other: &Measured) {
+        self.frames += other.frames;
+        self.bytes += other.bytes;
+        self.elapsed += other.elapsed;
+        self.allocations += other.allocations;
+        self.reads += other.reads;
+        let sum = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
+        self.server_cpu = sum(self.server_cpu, other.server_cpu);
+        self.client_cpu = sum(self.client_cpu, other.client_cpu);
+        self.bytes_checked += other.bytes_checked;
+        self.mismatches += other.mismatches;
+    }
+
+    fn frames_per_sec(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn mib_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.elapsed.as_secs_f64() / f64::from(1 << 20)
+    }
+
+    fn allocations_per_frame(&self) -> f64 {
+        self.allocations as f64 / self.frames.max(1) as f64
+    }
+
+    fn reads_per_frame(&self) -> f64 {
+        self.reads as f64 / self.frames.max(1) as f64
+    }
+
+    /// CPU microseconds per frame, as text ("-" where unknown).
+    fn cpu_per_frame(&self, cpu: Option<Duration>) -> String {
+        cpu.map_or("-".into(), |cpu| {
+            format!("{:.2}", cpu.as_secs_f64() * 1e6 / self.frames.max(1) as f64)
+        })
+    }
+}
+
+/// What one client connection saw.
+#[derive(Debug, Default)]
+struct ConnLoad {
+    /// Bytes of the measured frames, headers included.
+    measured_bytes: u64,
+    bytes_checked: u64,
+    mismatches: u64,
+}
+
+/// One connection's frames on their way: the last `in_flight` frames sent,
+/// kept until their echo is checked, and a permit per free slot.
+#[derive(Debug)]
+struct InFlight {
+    conn: usize,
+    /// Frame `f` is in slot `f % slots.len()`, from before it is written
+    /// until its echo is checked. The locks are never held across an
+    /// await: the writer and the reader are two futures of one task.
+    slots: Vec<Mutex<Vec<u8>>>,
+    permits: Semaphore,
+}
+
+/// Writes frames `frames`: each time slots are free, every frame they
+/// allow in one write (a pipelining client batches; a write per frame
+/// would make the client, not the server, the bottleneck sooner).
+async fn send_frames(
+    tx: &mut (impl AsyncWrite + Unpin),
+    flight: &InFlight,
+    sizes: &mut Sizes,
+    frames: Range<usize>,
+    batch: &mut Vec<u8>,
+    measured_bytes: &mut u64,
+) -> io::Result<()> {
+    let mut next = frames.start;
+    while next < frames.end {
+        flight
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
+            .forget();
+        let mut n = 1;
+        while next + n < frames.end {
+            match flight.permits.try_acquire() {
+                Ok(permit) => permit.forget(),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        batch.clear();
+        for frame in next..next + n {
+            let mut slot = flight.slots[frame % flight.slots.len()].lock().unwrap();
+            fill_frame(&mut slot, flight.conn, frame, sizes.next_len());
+            batch.extend_from_slice(&slot);
+        }
+        next += n;
+        *measured_bytes += batch.len() as u64;
+        tx.write_all(batch).await?;
+    }
+    Ok(())
+}
+
+/// Reads the echoes of frames `frames` and compares every byte with the
+/// frame sent; frees each frame's slot once its echo is checked.
+async fn check_echoes(
+    rx: &mut (impl AsyncRead + Unpin),
+    flight: &InFlight,
+    sizes: &mut Sizes,
+    frames: Range<usize>,
+    buf: &mut [u8],
+    load: &mut ConnLoad,
+) -> io::Result<()> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let (mut frame, end) = (frames.start, frames.end);
+    let mut offset = 0;
+    let mut expected = HEADER + sizes.next_len();
+    while frame < end {
+        let n = rx.read(buf).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed with echoes of frames {frame}..{end} missing"),
+            ));
+        }
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            if frame == end {
+                return Err(io::Error::other("the server echoed more bytes than sent"));
+            }
+            let slot = flight.slots[frame % flight.slots.len()].lock().unwrap();
+            if slot.len() != expected {
+                return Err(io::Error::other(format!(
+                    "an echo of frame {frame} arrived before the frame was sent"
+                )));
+            }
+            let m = data.len().min(expected - offset);
+            let (got, sent) = (&data[..m], &slot[offset..offset + m]);
+            if got != sent {
+                load.mismatches += got.iter().zip(sent).filter(|(a, b)| a != b).count() as u64;
+            }
+            load.bytes_checked += m as u64;
+            drop(slot);
+            data = &data[m..];
+            offset += m;
+            if offset == expected {
+                frame += 1;
+                offset = 0;
+                flight.permits.add_permits(1);
+                if frame < end {
+                    expected = HEADER + sizes.next_len();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One client connection: the warm-up, then the measured frames, each phase
+/// pipelined and drained; everything it needs is allocated before.
+async fn client(
+    addr: SocketAddr,
+    conn: usize,
+    config: Config,
+    phase: Arc<Barrier>,
+    window: Arc<Window>,
+) -> io::Result<ConnLoad> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let flight = InFlight {
+        conn,
+        slots: (0..config.in_flight)
+            .map(|_| Mutex::new(Vec::with_capacity(HEADER + MAX_PAYLOAD)))
+            .collect(),
+        permits: Semaphore::new(config.in_flight),
+    };
+    let mut buf = vec![0; 256 << 10];
+    let mut batch = Vec::with_capacity(config.in_flight * (HEADER + MAX_PAYLOAD));
+    let (mut sent_sizes, mut echo_sizes) = (Sizes::new(conn), Sizes::new(conn));
+    let mut load = ConnLoad::default();
+    let (mut rx, mut tx) = stream.split();
+    let phases = [
+        0..config.warmup,
+        config.warmup..config.warmup + config.frames,
+    ];
+    for (i, frames) in phases.into_iter().enumerate() {
+        let mut bytes = 0;
+        tokio::try_join!(
+            send_frames(
+                &mut tx,
+                &flight,
+                &mut sent_sizes,
+                frames.clone(),
+                &mut batch,
+                &mut bytes
+            ),
+            check_echoes(
+                &mut rx,
+                &flight,
+                &mut echo_sizes,
+                frames,
+                &mut buf,
+                &mut load
+            ),
+        )?;
+        if i == 1 {
+            load.measured_bytes = bytes;
+        }
+        if phase.wait().await.is_leader() {
+            let (slot, mark) = if i == 0 {
+                (&window.start, Mark::start())
+            } else {
+                (&window.end, Mark::end())
+            };
+            *slot.lock().unwrap() = Some(mark);
+        }
+    }
+    // Close our side; the server echoes nothing more and closes its own.
+    tx.shutdown().await?;
+    if rx.read(&mut buf).await? != 0 {
+        return Err(io::Error::other("bytes echoed after the last frame"));
+    }
+    Ok(load)
+}
+
+/// Runs the client load against `addr`, every connection at once.
+async fn drive(addr: SocketAddr, config: Config) -> io::Result<Measured> {
+    let phase = Arc::new(Barrier::new(config.connections));
+    let window = Arc::new(Window::default());
+    let mut conns = tokio::task::JoinSet::new();
+    for conn in 0..config.connections {
+        let (phase, window) = (phase.clone(), window.clone());
+        // Outside tokio's cooperative budget: a forced yield goes through
+        // the scheduler's list of deferred wakers, a `Vec` that allocates
+        // whenever more tasks defer in one tick than ever before: a rare
+        // client-side allocation the count would pin on the server.
+        let client = client(addr, conn, config, phase, window);
+        conns.spawn(tokio::task::unconstrained(client));
+    }
+    // The first error ends the run at once (dropping the set aborts the
+    // other connections, which would otherwise wait at the barrier).
+    let mut loads = Vec::with_capacity(config.connections);
+    while let Some(load) = conns.join_next().await {
+        loads.push(load.map_err(io::Error::other)??);
+    }
+    Ok(Measured {
+        frames: (config.connections * config.frames) as u64,
+        bytes: loads.iter().map(|l| l.measured_bytes).sum(),
+        bytes_checked: loads.iter().map(|l| l.bytes_checked).sum(),
+        mismatches: loads.iter().map(|l| l.mismatches).sum(),
+        ..window.measured()
+    })
+}
+
+/// Serves with `server` on a fresh loopback listener and drives the load
+/// at it.
+fn measure(rt: &Runtimes, config: Config, server: Server, pools: &Pools) -> io::Result<Measured> {
+    let listener = rt.server.block_on(TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let served = rt.server.spawn(serve_load(
+        listener,
+        config.connections,
+        server,
+        pools.clone(),
+    ));
+    let load = rt.client.block_on(async {
+        tokio::time::timeout(DEADLINE, drive(addr, config))
+            .await
+            .unwrap_or_else(|_| Err(io::Error::other(format!("load not done in {DEADLINE:?}"))))
+    });
+    if load.is_err() {
+        served.abort();
+    }
+    let load = load?;
+    rt.server.block_on(served).map_err(io::Error::other)??;
+    Ok(load)
+}
+
+/// The server's multi-thread runtime (2 workers) and the client's
+/// current-thread one, run on the calling thread.
+#[derive(Debug)]
+struct Runtimes {
+    server: Runtime,
+    client: Runtime,
+}
+
+fn runtimes(pool: &Arc<GreatBufferPool>) -> io::Result<Runtimes> {
+    let warm = Arc::clone(pool);
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SERVER_THREAD)
+        // A thread's first `get` from a pool makes the thread's cache (a few
+        // allocations, once per thread and pool): each worker makes its own
+        // as it starts, so that no frame pays for it.
+        .on_thread_start(move || drop(warm.try_get()))
+        .enable_all()
+        .build()?;
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(Runtimes { server, client })
+}
+
+/// The iobuf server's pool: 512 KiB buffers, read-ahead and frames alike
+/// (a frame with its header is at most 64 KiB + 4).
+fn pool(config: &Config) -> io::Result<Arc<GreatBufferPool>> {
+    let pool = GreatBufferPool::new(config.pool_capacity()).map_err(io::Error::other)?;
+    Ok(Arc::new(pool))
+}
+
+/// What a run measured.
+#[derive(Debug)]
+struct Report {
+    /// Per server, in `Server::ALL` order, all rounds together.
+    servers: [Measured; 3],
+    /// Frames/s of each round, per server in the same order.
+    rounds: Vec<[f64; 3]>,
+    pool_capacity: usize,
+    /// The fewest buffers home after an iobuf round (all of them, or one
+    /// was lost).
+    pool_home: usize,
+    /// Times a reader waited for a buffer (the pool was empty), warm-up
+    /// included.
+    pool_waits: u64,
+}
+
+/// Waits, a bounded time, for every buffer to come home; returns how many
+/// did. Buffers return as the server's tasks drop their last views, which
+/// is done by the time their connections' tasks are joined, but a thread
+/// that just put one back may still be moving its cache.
+fn buffers_home(pool: &GreatBufferPool) -> usize {
+    let start = Instant::now();
+    loop {
+        let home = pool.available();
+        if home == pool.capacity() || start.elapsed() > HOME_WAIT {
+            return home;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs every round: each server once per round, the order rotating.
+fn run(config: &Config) -> io::Result<Report> {
+    // Made before any connection starts, so that no window counts it.
+    pattern_table();
+    let pool = pool(config)?;
+    let pools = Pools::new(Arc::clone(&pool));
+    let rt = runtimes(&pool)?;
+    let mut servers: [Measured; 3] = Default::default();
+    let mut rounds = Vec::with_capacity(config.rounds);
+    let mut pool_home = pool.capacity();
+    for round in 0..config.rounds {
+        let mut line = format!("round {}:", round + 1);
+        let mut rates = [0.0; 3];
+        for k in 0..Server::ALL.len() {
+            let i = (round + k) % Server::ALL.len();
+            let measured = measure(&rt, *config, Server::ALL[i], &pools)?;
+            servers[i].add(&measured);
+            if Server::ALL[i] == Server::Iobuf {
+                pool_home = pool_home.min(buffers_home(&pool));
+            }
+            rates[i] = measured.frames_per_sec();
+            line += &format!(" {}={:.0}", Server::ALL[i].name(), rates[i]);
+        }
+        println!("{line} frames/s");
+        rounds.push(rates);
+    }
+    Ok(Report {
+        servers,
+        rounds,
+        pool_capacity: pool.capacity(),
+        pool_home,
+        pool_waits: pool.stats().task_waits,
+    })
+}
+
+/// Allocations per frame as a plain decimal: 4 decimals, or every digit
+/// when a nonzero count would round to 0.
+fn per_frame_text(allocations: u64, x: f64) -> String {
+    if allocations == 0 {
+        "0".into()
+    } else if x < 0.00005 {
+        format!("{x}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The median over the rounds of iobuf's frames/s over those of server
+/// `other` in the same round: a burst of other load on the machine that
+/// hits one server's turn moves the totals, much less this.
+fn median_ratio(rounds: &[[f64; 3]], other: usize) -> f64 {
+    let mut ratios: Vec<f64> = rounds.iter().map(|r| r[0] / r[other]).collect();
+    ratios.sort_by(f64::total_cmp);
+    match ratios.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    }
+}
+
+/// The last line of the output.
+fn summary_line(report: &Report) -> String {
+    let [iobuf, framed, bytesmut] = &report.servers;
+    format!(
+        "summary: iobuf={:.0} framed={:.0} bytesmut={:.0} iobuf_allocs_per_frame={} \
+         iobuf_reads_per_frame={:.3} framed_reads_per_frame={:.3}",
+        iobuf.frames_per_sec(),
+        framed.frames_per_sec(),
+        bytesmut.frames_per_sec(),
+        per_frame_text(iobuf.allocations, iobuf.allocations_per_frame()),
+        iobuf.reads_per_frame(),
+        framed.reads_per_frame(),
+    )
+}
+
+fn print_report(report: &Report) {
+    println!(
+        "{:<9} {:>8} {:>9} {:>7} {:>12} {:>11} {:>13} {:>13}",
+        "server",
+        "frames",
+        "frames/s",
+        "MiB/s",
+        "allocs/frame",
+        "reads/frame",
+        "server CPU us",
+        "client CPU us"
+    );
+    for (server, m) in Server::ALL.iter().zip(&report.servers) {
+        println!(
+            "{:<9} {:>8} {:>9.0} {:>7.0} {:>12} {:>11.3} {:>13} {:>13}",
+            server.name(),
+            m.frames,
+            m.frames_per_sec(),
+            m.mib_per_sec(),
+            per_frame_text(m.allocations, m.allocations_per_frame()),
+            m.reads_per_frame(),
+            m.cpu_per_frame(m.server_cpu),
+            m.cpu_per_frame(m.client_cpu),
+        );
+    }
+    println!("(CPU: per frame, in the measured windows; MiB/s: one way, headers included)");
+    let [iobuf, framed, bytesmut] = &report.servers;
+    println!(
+        "iobuf / framed = {:.2}x, iobuf / bytesmut = {:.2}x in frames/s; \
+         per-round median ratios {:.2}x and {:.2}x",
+        iobuf.frames_per_sec() / framed.frames_per_sec(),
+        iobuf.frames_per_sec() / bytesmut.frames_per_sec(),
+        median_ratio(&report.rounds, 1),
+        median_ratio(&report.rounds, 2),
+    );
+    println!(
+        "echoed bytes checked: {} (iobuf) + {} (framed) + {} (bytesmut), {} + {} + {} differed",
+        iobuf.bytes_checked,
+        framed.bytes_checked,
+        bytesmut.bytes_checked,
+        iobuf.mismatches,
+        framed.mismatches,
+        bytesmut.mismatches,
+    );
+    println!(
+        "pool after each iobuf round: at least {} of {} buffers home; readers waited for a buffer {} times",
+        report.pool_home, report.pool_capacity, report.pool_waits
+    );
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Mode {
+    Measure(Config),
+    Listen(String),
+}
+
+fn parse_args() -> Result<Mode, String> {
+    // `--quick` is the base the other flags change, wherever it stands.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let mut config = if quick {
+        Config::quick()
+    } else {
+        Config::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        let mut number = || -> Result<usize, String> {
+            let v = value()?;
+            v.replace('_', "")
+                .parse()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
+        match flag.as_str() {
+            "--connections" | "-c" => config.connections = number()?.max(1),
+            "--frames" | "-n" => config.frames = number()?.max(1),
+            "--warmup" | "-w" => config.warmup = number()?,
+            "--rounds" | "-r" => config.rounds = number()?.max(1),
+            "--in-flight" => config.in_flight = number()?.max(1),
+            "--quick" => {}
+            "--listen" | "-l" => return Ok(Mode::Listen(value()?)),
+            "--help" | "-h" => {
+                return Err(
+                    "usage: frame_echo [--connections N] [--frames N] [--warmup N] \
+                            [--rounds N] [--in-flight N] [--quick]\n       frame_echo --listen ADDR"
+                        .into(),
+                );
+            }
+            other => return Err(format!("unknown flag {other}; try --help")),
+        }
+    }
+    Ok(Mode::Measure(config))
+}
+
+/// `--listen ADDR`: serve with iobuf until killed.
+fn serve_forever(addr: &str) -> io::Result<()> {
+    let pool = pool(&Config::default())?;
+    let pools = Pools::new(Arc::clone(&pool));
+    let rt = runtimes(&pool)?;
+    rt.server.block_on(async {
+        let listener = TcpListener::bind(addr).await?;
+        println!(
+            "frame_echo: listening on {} (u32 big-endian length + payload of at most {MAX_PAYLOAD} bytes, \
+             echoed; {} pooled buffers of {READ_AHEAD} bytes); stop with Ctrl-C",
+            listener.local_addr()?,
+            pool.capacity(),
+        );
+        listen(listener, pools).await
+    })
+}
+
+fn main() {
+    let config = match parse_args() {
+        Ok(Mode::Measure(config)) => config,
+        Ok(Mode::Listen(addr)) => {
+            if let Err(err) = serve_forever(&addr) {
+                eprintln!("frame_echo: {addr}: {err}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "frame_echo: {} rounds x {} connections x {} frames (after {} warm-up each), \
+         up to {} in flight per connection, per server, 127.0.0.1",
+        config.rounds, config.connections, config.frames, config.warmup, config.in_flight
+    );
+    println!(
+        "frames: u32 big-endian length + 0..={MAX_PAYLOAD} bytes (1 % empty, 60 % <= 2 KiB, 25 % <= 8 KiB, \
+         14 % <= 64 KiB); servers: multi-thread runtime, 2 workers; client: current-thread runtime"
+    );
+    let report = match run(&config) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("frame_echo failed: {err}");
+            std::process::exit(1);
+        }
+    };
+    print_report(&report);
+    let mut failed = false;
+    if report.servers.iter().any(|m| m.mismatches != 0) {
+        eprintln!("frame_echo: echoed bytes differed from those sent");
+        failed = true;
+    }
+    if report.pool_home != report.pool_capacity {
+        eprintln!("frame_echo: a pooled buffer did not come home");
+        failed = true;
+    }
+    if report.servers[0].allocations_per_frame() >= 0.01 {
+        eprintln!(
+            "frame_echo: the iobuf server allocated 0.01 times per frame or more after warm-up"
+        );
+        failed = true;
+    }
+    println!("{}", summary_line(&report));
+    if failed {
+        std::process::exit(1);
+    }
+}
