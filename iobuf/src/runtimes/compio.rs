@@ -48,8 +48,8 @@ impl<H: StableBuf + AsRef<[u8]>> IoBuf for Filled<H> {
 }
 
 /// A [`Filled`] lent to compio for a read (`IoBufMut` + `SetLen`): the
-/// kernel writes from its first filled byte, and the filled length becomes
-/// the bytes read. Take the `Filled` back with
+/// kernel writes from its first filled byte, and compio raises the filled
+/// length to the bytes read (it never lowers it, as for a `Vec`). Take the `Filled` back with
 /// [`into_filled`](Self::into_filled) (or drop it: the buffer goes home).
 ///
 /// Why a wrapper: compio's `as_uninit` lets safe code write uninitialised

@@ -12,21 +12,31 @@
 //!
 //! | runtime (feature) | version | read-only traits | read/write traits | vectored |
 //! |---|---|---|---|---|
-//! | monoio (`monoio`) | 0.2 | `IoBuf`: `OwnedPooled`, `Pooled<'static>`, the `buffer_pools!` enum, `Filled` over those, `View` | `IoBufMut`: the same but `View` | [`IoBatch`]: `IoVecBuf`/`IoVecBufMut`, no allocation per call |
-//! | compio (`compio`) | compio 0.19 / compio-buf 0.8 | `IoBuf`: as monoio | `IoBufMut` + `SetLen`: [`CompioBuf`] over a `Filled` (it zeroes what compio's safe `as_uninit` exposed; see its docs) | `Vec`/arrays of them (compio's own impls) |
-//! | tokio-uring (`tokio-uring`) | 0.5 | `IoBuf`: as monoio | `IoBufMut`: the same but `View` | `Vec` of them (`readv_at`/`writev_at` take a `Vec`) |
+//! | monoio (`monoio`) | 0.2 | `IoBuf`: `OwnedPooled`, `Pooled<'static>`, the `buffer_pools!` enum, `Filled` over those, `View` | `IoBufMut`: the same but `View` | `IoBatch`: `IoVecBuf`/`IoVecBufMut`, no allocation per `readv`/`writev` (monoio's `read_vectored_exact`/`write_vectored_all` copy the iovecs into a new `Vec` per call, and the former never updates the batch's lengths: use plain `readv`/`writev`) |
+//! | compio (`compio`) | compio 0.19 / compio-buf 0.8 | `IoBuf`: as monoio | `IoBufMut` + `SetLen`: `CompioBuf` over a `Filled` (it zeroes what compio's safe `as_uninit` exposed; see its docs) | `Vec`/arrays of them (compio's own impls) |
+//! | tokio-uring (`tokio-uring`) | 0.5 | `IoBuf`: as monoio | `IoBufMut`: the same but `View` | `Vec` of them (`readv_at`/`writev_at` take a `Vec`; reads need `Filled`s: tokio-uring reads after each buffer's initialised bytes, and a bare guard is all initialised, so a vectored read into guards returns `Ok(0)`) |
 //!
 //! What a read fills: a bare guard is all initialised bytes (its whole
 //! buffer counts as written: a pooled buffer is always initialised), so a
 //! read into it writes from its start and leaves its length alone. A
-//! `Filled` counts from its first filled byte: a read writes there and sets
-//! the filled length to the bytes read (monoio, compio) or raises it to
-//! them (tokio-uring's rule). To append, read into the unfilled part
-//! through the runtime's slice (`filled.slice_mut(filled.len()..)` on
-//! monoio and tokio-uring).
+//! `Filled` counts from its first filled byte: a read writes there; monoio
+//! then sets the filled length to the bytes read, while compio and
+//! tokio-uring only raise it to them (a 3-byte read into a 12-byte `Filled`
+//! leaves 12 bytes filled, the first 3 new), as they do for a `Vec`. To
+//! append, read into the unfilled part through the runtime's slice
+//! (`filled.slice_mut(filled.len()..)` on monoio and tokio-uring).
+//!
+//! A read future dropped mid-flight: monoio and compio cancel the
+//! operation and give the buffer back within milliseconds; tokio-uring 0.5
+//! does not cancel it, so the buffer stays out of its pool until the
+//! operation completes (data arrives or the socket closes), then goes home.
+//!
+//! With monoio's `IoBuf` in scope, `view.slice(..)` means monoio's
+//! `IoBuf::slice`, which consumes the view; call `View::slice(&view, ..)`
+//! for the view's own.
 //!
 //! Not supported: compio's provided-buffer pool is internal to the runtime,
-//! so a [`BufRing`](crate::uring::BufRing) cannot back it; tokio-uring's
+//! so a `uring::BufRing` cannot back it; tokio-uring's
 //! fixed-buffer operations take only buffers of its own registry.
 
 #[cfg(feature = "compio")]
@@ -97,6 +107,7 @@ unsafe impl<T: BufferTier> StableBuf for Pooled<'static, T> {
 }
 
 #[cfg(any(feature = "monoio", feature = "compio", feature = "tokio-uring"))]
+#[cfg_attr(not(any(feature = "monoio", feature = "compio")), allow(dead_code))]
 /// A `Filled`'s parts as the runtimes see them: its filled part starts at
 /// `base`, `len` bytes are filled, `room` bytes from `base` to the buffer's
 /// end.
@@ -119,6 +130,10 @@ impl<H: StableBuf> Filled<H> {
     }
 
     /// The filled part's address, read-only.
+    #[cfg_attr(
+        not(any(feature = "monoio", feature = "tokio-uring")),
+        allow(dead_code)
+    )]
     pub(crate) fn stable_read_ptr(&self) -> *const u8 {
         self.holder().stable_ptr().wrapping_add(self.head())
     }
