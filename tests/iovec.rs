@@ -634,3 +634,33 @@ fn iovec_mut_is_send_and_sync() {
     });
     assert_eq!(data, [3; 4]);
 }
+
+/// `iovecs_from` and `fill_iovecs` take guards, `Filled`s and views, not
+/// only bare buffer types; guards index as `[u8]`.
+#[test]
+fn iovecs_from_guards_filled_and_views() {
+    let pool = std::sync::Arc::new(iobuf::PicoBufferPool::new(4).unwrap());
+    let mut a = pool.get_owned();
+    a[..3].copy_from_slice(b"abc");
+    assert_eq!(&a[..3], b"abc");
+    let guards = [a];
+    assert_eq!(iobuf::iovecs_from(&guards)[0].len(), 32);
+
+    let mut filled = iobuf::Filled::new(pool.get_owned());
+    filled.extend_from_slice(b"hello");
+    let fills = [filled];
+    let v = iobuf::iovecs_from(&fills);
+    assert_eq!(v[0].as_slice(), b"hello");
+    let mut out = [iobuf::IoVec::EMPTY; 2];
+    assert_eq!(iobuf::fill_iovecs(&fills, &mut out).unwrap()[0].len(), 5);
+
+    let mut split = iobuf::shared::SplitBuf::from(pool.get_owned());
+    split.extend_from_slice(b"view");
+    let views = [split.freeze()];
+    assert_eq!(iobuf::iovecs_from(&views)[0].as_slice(), b"view");
+
+    // Reads go into a Filled's unfilled part.
+    let mut fills = [iobuf::Filled::new(pool.get_owned())];
+    fills[0].extend_from_slice(b"xy");
+    assert_eq!(iobuf::iovecs_from_mut(&mut fills)[0].len(), 30);
+}

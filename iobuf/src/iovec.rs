@@ -618,7 +618,91 @@ impl fmt::Debug for IoVecMut<'_> {
     }
 }
 
-/// One `IoVec` per buffer, over shared bytes (for `writev`).
+/// What a value sends in a `writev`: its bytes as one [`IoVec`]. A pooled
+/// buffer type (`BufferTier`) and the guards give the whole buffer; a
+/// [`Filled`](crate::Filled), a [`View`](crate::shared::View) and a
+/// [`SplitBuf`](crate::shared::SplitBuf) their filled bytes.
+pub trait AsIoVec {
+    /// The bytes, as an iovec.
+    fn as_iovec(&self) -> IoVec<'_>;
+}
+
+/// Where a value takes a `readv`: its writable bytes as one [`IoVecMut`].
+/// A buffer type and the guards give the whole buffer; a `Filled` and a
+/// `SplitBuf` their unfilled part.
+pub trait AsIoVecMut {
+    /// The writable bytes, as an iovec.
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_>;
+}
+
+impl<T: BufferTier> AsIoVec for T {
+    fn as_iovec(&self) -> IoVec<'_> {
+        self.iovec()
+    }
+}
+
+impl<T: BufferTier> AsIoVecMut for T {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        self.iovec_mut()
+    }
+}
+
+impl<T: BufferTier> AsIoVec for crate::Pooled<'_, T> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        (**self).iovec()
+    }
+}
+
+impl<T: BufferTier> AsIoVecMut for crate::Pooled<'_, T> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        (**self).iovec_mut()
+    }
+}
+
+impl<T: BufferTier> AsIoVec for crate::OwnedPooled<T> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        (**self).iovec()
+    }
+}
+
+impl<T: BufferTier> AsIoVecMut for crate::OwnedPooled<T> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        (**self).iovec_mut()
+    }
+}
+
+impl<H: AsRef<[u8]>> AsIoVec for crate::Filled<H> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl<H: AsRef<[u8]> + AsMut<[u8]>> AsIoVecMut for crate::Filled<H> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        IoVecMut::from(self.unfilled_mut())
+    }
+}
+
+impl AsIoVec for crate::shared::View {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl AsIoVec for crate::shared::SplitBuf {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl AsIoVecMut for crate::shared::SplitBuf {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        IoVecMut::from(self.unfilled_mut())
+    }
+}
+
+/// One `IoVec` per buffer, over shared bytes (for `writev`): buffers,
+/// guards, `Filled`s (their filled bytes) or views ([`AsIoVec`]).
 ///
 /// ```
 /// use iobuf::{iovecs_from, NanoBuffer};
@@ -627,12 +711,13 @@ impl fmt::Debug for IoVecMut<'_> {
 /// assert_eq!(v.len(), 2);
 /// assert_eq!(v[1].as_slice()[0], 2);
 /// ```
-pub fn iovecs_from<T: BufferTier>(buffers: &[T]) -> Vec<IoVec<'_>> {
-    buffers.iter().map(BufferTier::iovec).collect()
+pub fn iovecs_from<T: AsIoVec>(buffers: &[T]) -> Vec<IoVec<'_>> {
+    buffers.iter().map(AsIoVec::as_iovec).collect()
 }
 
 /// One [`IoVecMut`] per buffer, over exclusive bytes (for `readv` and
-/// [`IoVecMut::as_io_slices_mut`]).
+/// [`IoVecMut::as_io_slices_mut`]): buffers, guards, or `Filled`s (their
+/// unfilled parts) ([`AsIoVecMut`]).
 ///
 /// ```
 /// use iobuf::{iovecs_from_mut, NanoBuffer};
@@ -641,8 +726,8 @@ pub fn iovecs_from<T: BufferTier>(buffers: &[T]) -> Vec<IoVec<'_>> {
 /// v[1].as_mut_slice()[0] = 7;
 /// assert_eq!(bufs[1].0[0], 7);
 /// ```
-pub fn iovecs_from_mut<T: BufferTier>(buffers: &mut [T]) -> Vec<IoVecMut<'_>> {
-    buffers.iter_mut().map(BufferTier::iovec_mut).collect()
+pub fn iovecs_from_mut<T: AsIoVecMut>(buffers: &mut [T]) -> Vec<IoVecMut<'_>> {
+    buffers.iter_mut().map(AsIoVecMut::as_iovec_mut).collect()
 }
 
 /// One `IoVec` per byte slice (for `writev`).
@@ -679,11 +764,11 @@ pub fn iovecs_from_registered(buffers: &[RegisterBuffer]) -> Vec<IoVec<'_>> {
 /// assert!(fill_iovecs(&bufs, &mut [IoVec::EMPTY; 1]).is_err());
 /// # Ok::<(), iobuf::Error>(())
 /// ```
-pub fn fill_iovecs<'a, 'o, T: BufferTier>(
+pub fn fill_iovecs<'a, 'o, T: AsIoVec>(
     buffers: &'a [T],
     out: &'o mut [IoVec<'a>],
 ) -> Result<&'o mut [IoVec<'a>], Error> {
-    fill(buffers.iter().map(BufferTier::iovec), buffers.len(), out)
+    fill(buffers.iter().map(AsIoVec::as_iovec), buffers.len(), out)
 }
 
 /// As [`fill_iovecs`], over exclusive bytes: fills `out` with one
@@ -704,12 +789,12 @@ pub fn fill_iovecs<'a, 'o, T: BufferTier>(
 /// assert_eq!((bufs[1].0[7], bufs[1].0[8]), (9, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn fill_iovecs_mut<'a, 'o, T: BufferTier>(
+pub fn fill_iovecs_mut<'a, 'o, T: AsIoVecMut>(
     buffers: &'a mut [T],
     out: &'o mut [IoVecMut<'a>],
 ) -> Result<&'o mut [IoVecMut<'a>], Error> {
     let n = buffers.len();
-    fill(buffers.iter_mut().map(BufferTier::iovec_mut), n, out)
+    fill(buffers.iter_mut().map(AsIoVecMut::as_iovec_mut), n, out)
 }
 
 /// As [`fill_iovecs`], from byte slices.

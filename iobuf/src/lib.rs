@@ -257,6 +257,10 @@
 //!   over tokio's `AsyncRead`/`AsyncWrite` (the traits only: no runtime).
 //!   The blocking reader and writer and the views need no feature; views
 //!   are `bytes::Buf` and convert into `Bytes` with `bytes`.
+//! - `monoio`, `compio`, `tokio-uring` (off by default): the guards,
+//!   `Filled`, the views and `buffer_pools!` buffers in each io_uring
+//!   runtime's owned-buffer traits; see [`runtimes`] for the versions, the
+//!   types and what is not supported.
 //!
 //! # Correctness
 //!
@@ -304,8 +308,9 @@ pub use iobuf_macros::BufferTier;
 
 mod pools_macro;
 pub use iovec::{
-    IoVec, IoVecMut, addr_len, addr_len_mut, fill_iovecs, fill_iovecs_from_slices, fill_iovecs_mut,
-    iovecs_from, iovecs_from_mut, iovecs_from_registered, iovecs_from_slices,
+    AsIoVec, AsIoVecMut, IoVec, IoVecMut, addr_len, addr_len_mut, fill_iovecs,
+    fill_iovecs_from_slices, fill_iovecs_mut, iovecs_from, iovecs_from_mut, iovecs_from_registered,
+    iovecs_from_slices,
 };
 pub use mem::{
     AlignedBlocks, AlignedMem, CACHE_LINE_SIZE, aligned_mem, aligned_mem_block, aligned_mem_blocks,
@@ -418,6 +423,8 @@ pub mod __private {
         const LEN: usize = core::mem::size_of::<A>() + B::LEN;
     }
 
-    pub use crate::pools_macro::{DeclaredPool, LazyPool, debug_buffer, too_large};
+    pub use crate::pools_macro::{
+        DeclaredPool, LazyPool, SetMember, debug_buffer, set_budget, set_count, too_large,
+    };
     pub use iobuf_macros::__buffer_pools;
 }

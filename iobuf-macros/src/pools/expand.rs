@@ -25,6 +25,9 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
     let name_strs: Vec<_> = entries.iter().map(|e| e.name.to_string()).collect();
     let sizes: Vec<_> = entries.iter().map(|e| usize_lit(e.size().value)).collect();
     let largest = sizes.last().cloned().unwrap_or_else(|| usize_lit(0));
+    let n_entries = usize_lit(entries.len() as u128);
+    let idx: Vec<_> = (0..entries.len()).map(|i| usize_lit(i as u128)).collect();
+    let name_strs2 = name_strs.clone();
     let total = usize_lit(
         entries
             .iter()
@@ -226,8 +229,85 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
 
         /// The bytes of every buffer of every pool declared here: the sum of
         /// `SIZE x COUNT` (each pool rounds its count up to a power of two).
+        /// The declared counts; see `set_count` and `set_budget` for counts
+        /// set at run time.
         #[allow(dead_code)]
         pub const TOTAL_BYTES: usize = #total;
+
+        /// Every pool of the set, in order of buffer size.
+        fn __members() -> [&'static dyn #k::__private::SetMember; #n_entries] {
+            [ #( <#types as #k::__private::DeclaredPool>::lazy(), )* ]
+        }
+
+        /// Sets the number of buffers of the pool declared as `name`, before
+        /// its first use (or `init`): for counts read from a configuration at
+        /// start-up. The declared count is the default. As declared counts,
+        /// it is rounded up to a power of two.
+        ///
+        /// # Errors
+        ///
+        /// `Error::InvalidArgument` if no pool is named `name`, the pool was
+        /// already created, or `count` is 0 or above 2^31.
+        #[allow(dead_code)]
+        pub fn set_count(name: &str, count: usize) -> #core::result::Result<(), #k::Error> {
+            #k::__private::set_count(&__members(), name, count)
+        }
+
+        /// Fits the set into `bytes` of memory, before any pool's first use:
+        /// if the pools' total (their counts rounded up to powers of two) is
+        /// above `bytes`, every count is scaled down by the same factor, to a
+        /// power of two, at least 1. Call it after any `set_count`.
+        ///
+        /// # Errors
+        ///
+        /// `Error::InvalidArgument` if a pool was already created, or `bytes`
+        /// cannot hold one buffer of every pool. Nothing changes then.
+        #[allow(dead_code)]
+        pub fn set_budget(bytes: usize) -> #core::result::Result<(), #k::Error> {
+            #k::__private::set_budget(&__members(), bytes)
+        }
+
+        /// Every pool of the set by name, with its statistics (`None` for a
+        /// pool not created yet: reading them creates nothing), in order of
+        /// buffer size.
+        #[allow(dead_code)]
+        pub fn stats() -> [(&'static str, #core::option::Option<#k::PoolStats>); #n_entries] {
+            let members = __members();
+            [ #( (#name_strs2, #k::__private::SetMember::stats(members[#idx])), )* ]
+        }
+
+        /// Takes a buffer of at least `len` bytes from the smallest pool that
+        /// holds it, waiting at most `timeout` if that pool is empty.
+        ///
+        /// # Errors
+        ///
+        /// `Error::TimedOut` when no buffer came in time;
+        /// `Error::InvalidArgument` when `len` is larger than every pool's
+        /// buffers.
+        #[allow(dead_code)]
+        pub fn get_timeout(
+            len: usize,
+            timeout: #core::time::Duration,
+        ) -> #core::result::Result<Buf, #k::Error> {
+            #(
+                if len <= #sizes {
+                    return #names().get_timeout(timeout).map(Buf::#types);
+                }
+            )*
+            #core::result::Result::Err(#k::__private::too_large(len, #largest))
+        }
+
+        /// As `get_async`, but first tries every pool large enough, smallest
+        /// first, without waiting (as `try_get_any`); only when all are empty
+        /// does it wait, on the smallest. `None` only if `len` is larger than
+        /// every pool's buffers.
+        #[allow(dead_code)]
+        pub async fn get_any_async(len: usize) -> #core::option::Option<Buf> {
+            match try_get_any(len) {
+                #core::result::Result::Ok(b) => #core::option::Option::Some(b),
+                #core::result::Result::Err(_) => get_async(len).await,
+            }
+        }
     }
 }
 

@@ -13,8 +13,20 @@ const MAX_COUNT: u128 = 1 << 31;
 const USIZE_MAX: u128 = u64::MAX as u128;
 
 /// Names of the items the macro emits itself, which an entry's accessor
-/// would collide with.
-const RESERVED: [&str; 5] = ["init", "get", "try_get", "try_get_any", "buf"];
+/// (or, for `buf`, its buffer type `Buf`) would collide with.
+const RESERVED: [&str; 11] = [
+    "init",
+    "get",
+    "get_async",
+    "get_any_async",
+    "get_timeout",
+    "try_get",
+    "try_get_any",
+    "set_count",
+    "set_budget",
+    "stats",
+    "buf",
+];
 
 pub(crate) fn check(invocation: &Invocation, errors: &mut Errors) {
     if invocation.entries.is_empty() && errors.is_empty() {
@@ -42,8 +54,10 @@ pub(crate) fn check(invocation: &Invocation, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 entry.name.span(),
                 format!(
-                    "`{name}` is taken: `buffer_pools!` emits `init`, `get`, `try_get`, \
-                     `try_get_any` and `Buf` itself; choose another name, e.g. `{name}_pool`"
+                    "`{name}` is a name `buffer_pools!` emits itself (it emits `init`, `get`, \
+                     `get_async`, `get_any_async`, `get_timeout`, `try_get`, `try_get_any`, \
+                     `set_count`, `set_budget`, `stats` and the enum `Buf`); choose another \
+                     name, e.g. `{name}_pool`"
                 ),
             ));
         }

@@ -46,7 +46,7 @@ mod with_bytes;
 
 use std::fmt;
 use std::io;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 /// A filled length over a holder of a buffer: the bytes read into it so
 /// far, not yet consumed. See the [module docs](self) for the picture.
@@ -107,8 +107,10 @@ pub struct Filled<H> {
     tail: usize,
 }
 
-impl<H> Filled<H> {
-    /// An empty view over `holder`'s bytes.
+impl<H: AsRef<[u8]>> Filled<H> {
+    /// An empty view over `holder`'s bytes. The holder must be bytes
+    /// (`AsRef<[u8]>`): `Filled::new(pools::get_async(n).await)` without
+    /// its `unwrap` is an error here, at the mistake, not later.
     pub const fn new(holder: H) -> Self {
         Filled {
             holder,
@@ -116,7 +118,9 @@ impl<H> Filled<H> {
             tail: 0,
         }
     }
+}
 
+impl<H> Filled<H> {
     /// The number of filled bytes not yet consumed.
     pub fn len(&self) -> usize {
         self.tail - self.head
@@ -345,9 +349,29 @@ impl<H: AsRef<[u8]>> Deref for Filled<H> {
     }
 }
 
-impl<H: AsRef<[u8]> + AsMut<[u8]>> DerefMut for Filled<H> {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        self.as_mut_slice()
+/// Indexes the filled bytes, as a `[u8]`.
+impl<H: AsRef<[u8]>, I: std::slice::SliceIndex<[u8]>> std::ops::Index<I> for Filled<H> {
+    type Output = I::Output;
+
+    fn index(&self, index: I) -> &I::Output {
+        &self.as_slice()[index]
+    }
+}
+
+/// Indexes the filled bytes, writable: `filled[0] = b'x'`,
+/// `&mut filled[..4]`.
+///
+/// There is no `DerefMut` to `[u8]`, on purpose: with it, `&mut filled`
+/// would coerce to the filled bytes wherever a `&mut [u8]` is expected, and
+/// `stream.read(&mut filled)` would read into the (empty) filled part and
+/// return `Ok(0)`, which looks like end of file. Read into
+/// [`unfilled_mut`](Filled::unfilled_mut) and [`commit`](Filled::commit), or
+/// with `read_buf` (`Filled` is a `bytes::BufMut`).
+impl<H: AsRef<[u8]> + AsMut<[u8]>, I: std::slice::SliceIndex<[u8]>> std::ops::IndexMut<I>
+    for Filled<H>
+{
+    fn index_mut(&mut self, index: I) -> &mut I::Output {
+        &mut self.as_mut_slice()[index]
     }
 }
 

@@ -244,6 +244,27 @@ macro_rules! guard_impls {
             }
         }
 
+        /// Indexes the buffer's bytes, as a `[u8]`: `&buf[..10]`,
+        /// `buf[0]`. (The guard dereferences to the buffer type, which
+        /// need not be indexable itself.)
+        impl<$($lt,)? T: BufferTier, I: std::slice::SliceIndex<[u8]>> std::ops::Index<I>
+            for $name<$($lt,)? T>
+        {
+            type Output = I::Output;
+
+            fn index(&self, index: I) -> &I::Output {
+                &self.as_ref()[index]
+            }
+        }
+
+        impl<$($lt,)? T: BufferTier, I: std::slice::SliceIndex<[u8]>> std::ops::IndexMut<I>
+            for $name<$($lt,)? T>
+        {
+            fn index_mut(&mut self, index: I) -> &mut I::Output {
+                &mut self.as_mut()[index]
+            }
+        }
+
         impl<$($lt,)? T> fmt::Debug for $name<$($lt,)? T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name))

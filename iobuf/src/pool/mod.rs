@@ -66,6 +66,7 @@ mod engine;
 mod guard;
 mod slab;
 mod traits;
+mod trim;
 
 use std::fmt;
 use std::future::Future;
@@ -317,6 +318,121 @@ impl<T> BoundedPool<T> {
             timeouts: counts.timeouts,
             cancellations: counts.cancellations,
         }
+    }
+
+    /// Gives the physical memory of idle buffers back to the OS, keeping
+    /// `keep_warm` of them resident; returns how many bytes went back.
+    ///
+    /// It touches only buffers it holds: it takes the idle buffers out of
+    /// the pool (as [`try_get_index`](Self::try_get_index) would, thread
+    /// caches included), gives the `keep_warm` with the lowest indices
+    /// straight back, tells the OS it may drop the pages of the others
+    /// (`madvise(MADV_DONTNEED)`), and returns them to the pool. A buffer
+    /// that anyone holds (a guard, a token, a buffer lent to an io_uring
+    /// provided-buffer ring) is never touched, and its contents survive.
+    ///
+    /// A released buffer reads as zeros afterwards, and each of its pages
+    /// is committed again (a page fault and a zeroed page from the kernel)
+    /// when first touched, as at creation. The old contents of idle buffers
+    /// are lost. With [`zero_on_return`](PoolConfig::zero_on_return) they
+    /// were zeros already, so buffers still come out zeroed; they go back
+    /// without being zeroed again, which would commit every page anew.
+    ///
+    /// # What goes back
+    ///
+    /// Whole pages that lie wholly inside idle buffers, one `madvise` per
+    /// run of consecutive idle indices. A held or warm buffer keeps the
+    /// pages it shares a byte with resident, so buffers smaller than a page
+    /// free a page only when every buffer on it is released. The warm ones
+    /// are the lowest indices, so that the rest form long runs; they are
+    /// not the ones a get will be handed first, which depends on each
+    /// thread's cache and its place in the bitmap: a get after the call may
+    /// be handed a released buffer and pay its page faults.
+    ///
+    /// The result counts the bytes of the ranges given back, pages never
+    /// touched included (the kernel does not say which were resident): at
+    /// most what resident memory falls by.
+    ///
+    /// Nothing goes back, and the call returns 0 without taking a buffer:
+    ///
+    /// - with [`lock_memory`](PoolConfig::lock_memory): Linux refuses
+    ///   `MADV_DONTNEED` on locked pages, and a locked pool asked for its
+    ///   pages to stay resident. (Memory locked by `mlockall` is refused
+    ///   range by range: the buffers are taken and returned, and 0 counted.)
+    /// - for a slab under [`MMAP_THRESHOLD`](crate::mem::MMAP_THRESHOLD)
+    ///   with no mapping option, which comes from the global allocator
+    ///   (and for every slab under Miri);
+    /// - on any OS but Linux and Android: elsewhere `MADV_DONTNEED` need
+    ///   not zero anything, and `MADV_FREE` lets a page's bytes turn from
+    ///   old to zero between two reads.
+    ///
+    /// # Huge pages
+    ///
+    /// Slabs of 2 MiB and up (and smaller ones with
+    /// [`huge_pages`](PoolConfig::huge_pages)) are advised for transparent
+    /// huge pages (THP; the pool never uses `MAP_HUGETLB`). Where THP is on
+    /// (`/sys/kernel/mm/transparent_hugepage/enabled` is not `never`, read
+    /// at each call), the part of the slab that huge pages can back goes
+    /// back in whole 2 MiB blocks only: the kernel frees a huge page only
+    /// when all of it goes, and khugepaged may refill a block released in
+    /// part. So a held or warm buffer keeps its whole 2 MiB block
+    /// resident, and the first write to a released block may commit a
+    /// whole huge page again.
+    ///
+    /// # io_uring fixed buffers
+    ///
+    /// Do not call it while the slab is registered with io_uring
+    /// (`register_buffers` of [`iovecs`](Self::iovecs)): the kernel pinned
+    /// the old pages, so afterwards a fixed read into a released buffer
+    /// fills pages the program no longer sees, and a fixed write sends
+    /// their stale bytes. Unregister first, and register again after.
+    ///
+    /// # Progress, locks and allocation
+    ///
+    /// Never waits for a return and never sleeps on an empty pool. Not
+    /// lock-free: its takes and returns are those of `try_get` and `put`
+    /// (taking what other threads cache costs a `membarrier(2)`), and it
+    /// makes one `madvise` system call per run, whose work in the kernel
+    /// grows with the pages dropped, and reads one sysfs file for huge
+    /// slabs. It allocates one bit per buffer (`capacity / 8` bytes) for
+    /// the buffers it holds, and this thread's cache on its first use of
+    /// the pool. While it runs, the idle buffers other than the warm ones
+    /// are out of the pool: a concurrent `try_get` may fail with
+    /// [`Error::WouldBlock`] although buffers are idle, and a `get` may
+    /// spin or sleep until the call returns them.
+    ///
+    /// # Panics
+    ///
+    /// Only if the waker of a queued `get_async` panics when a buffer this
+    /// call returns is handed to it: the panic resumes here, after every
+    /// buffer went back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = iobuf::LargeBufferPool::new(8)?; // 8 x 128 KiB
+    /// let mut bufs: Vec<_> = (0..8).map(|_| pool.get()).collect();
+    /// for buf in &mut bufs {
+    ///     buf.0.fill(1); // every page committed
+    /// }
+    /// drop(bufs);
+    /// let mut held = pool.get();
+    /// held.0[0] = 7;
+    ///
+    /// let released = pool.release_memory(0);
+    /// assert_eq!(held.0[0], 7); // a held buffer is never touched
+    /// if cfg!(target_os = "linux") {
+    ///     assert_eq!(released, 7 * 128 << 10); // the 7 idle buffers
+    ///     assert_eq!(pool.try_get()?.0[0], 0); // released: zeros
+    /// }
+    /// assert_eq!(pool.available(), 7);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn release_memory(&self, keep_warm: usize) -> usize
+    where
+        T: BufferTier,
+    {
+        trim::release_idle(self, keep_warm)
     }
 
     /// Takes a buffer if one is free, without waiting for a return.

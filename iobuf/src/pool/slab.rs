@@ -2,20 +2,23 @@
 //! allocation, item `i` at byte `i * size_of::<T>()`.
 //!
 //! The slab only stores; who may touch item `i` is the pool's invariant
-//! (**I1**, in `engine.rs`): whoever holds index `i`, alone.
+//! (**I1**, in `engine.rs`): whoever holds index `i`, alone. The same holds
+//! for giving the pages of items back to the OS (`releaser`): only pages
+//! that lie wholly inside items whose indices the caller holds.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::size_of;
+use std::ops::Range;
 use std::ptr::NonNull;
 
 use crate::error::Error;
-use crate::mem::{AlignedMem, MapOptions, page_size};
+use crate::mem::{AlignedMem, MapOptions, Releaser, page_size};
 
 /// `capacity` values of `T` in one aligned allocation.
 pub(super) struct Slab<T> {
     /// Owns the bytes behind `base`; freed when the slab drops.
-    _mem: AlignedMem,
+    mem: AlignedMem,
     base: NonNull<T>,
     capacity: usize,
     /// Owns `capacity` values of `T` and hands out `&mut T` through `&self`
@@ -40,7 +43,7 @@ impl<T> Slab<T> {
         let mut mem = AlignedMem::with_options(len, align, opts)?;
         let base = NonNull::new(mem.as_mut_ptr().cast::<T>()).expect("AlignedMem is non-null");
         Ok(Slab {
-            _mem: mem,
+            mem,
             base,
             capacity,
             _items: PhantomData,
@@ -88,6 +91,25 @@ impl<T> Slab<T> {
         // SAFETY: `i < capacity` (I3), so the offset stays inside the
         // allocation of `capacity * size_of::<T>()` bytes.
         unsafe { self.base.as_ptr().add(i) }
+    }
+
+    /// What gives the slab's pages back to the OS, or `None` where nothing
+    /// can be given back (see [`AlignedMem::releaser`]).
+    pub(super) fn releaser(&self) -> Option<Releaser<'_>> {
+        self.mem.releaser()
+    }
+
+    /// The bytes of items `items`, as offsets from the slab's start: what
+    /// [`Releaser::release`] takes.
+    pub(super) fn item_bytes(&self, items: Range<u32>) -> Range<usize> {
+        let (first, end) = (items.start as usize, items.end as usize);
+        debug_assert!(
+            first <= end && end <= self.capacity,
+            "items {items:?} are not inside 0..{}",
+            self.capacity
+        );
+        // No overflow: `capacity * size_of::<T>()` was checked in `alloc`.
+        first * size_of::<T>()..end * size_of::<T>()
     }
 
     /// Drops items `0..count` in place.

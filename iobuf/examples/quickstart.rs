@@ -3,7 +3,10 @@
 //! socketpair with std's `write_vectored`/`read_vectored` (`writev`/`readv`
 //! underneath), with no `unsafe`: iobuf's iovecs view as std's `IoSlice`s.
 //!
-//! Run with `cargo run --release --example quickstart`.
+//! Run with `cargo run --release -p iobuf --example quickstart`. It lives in
+//! the `iobuf` package, whose only dev-dependency is `futures-executor`, so
+//! it builds in seconds (the suite's examples bring tokio, trybuild and
+//! the rest).
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
