@@ -459,6 +459,11 @@ impl Bitmap {
         (0..self.words.len()).all(|w| self.load(w).free() == 0)
     }
 
+    /// The number of indices.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The free indices now (exact when nothing races; O(words)).
     pub(crate) fn len(&self) -> usize {
         (0..self.words.len())

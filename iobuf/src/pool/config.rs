@@ -250,4 +250,37 @@ pub struct PoolStats {
     /// `tokio::time::timeout`); a buffer handed to one went on to the
     /// next waiter.
     pub cancellations: u64,
+    /// Gets served by the getting thread's own cache (the fast path;
+    /// counted there with a plain load and store, no atomic RMW).
+    pub cache_hits: u64,
+    /// Gets served by the shared bitmap of free buffers with no thread
+    /// cache involved (caching off, or a thread that is exiting).
+    pub shared_gets: u64,
+    /// Gets that refilled the thread's cache from the bitmap (one batch
+    /// moved per refill).
+    pub refill_gets: u64,
+    /// Gets served after moving other threads' idle cached buffers to the
+    /// bitmap (a steal: the pool looked empty to this thread's cache).
+    pub steal_gets: u64,
+    /// `try_get` (and its `_owned`/`_index` twins, and the set's
+    /// `try_get`) calls that found the pool empty (`WouldBlock`).
+    pub try_get_failures: u64,
+    /// Queued waits (threads and tasks, whatever their end: a buffer, a
+    /// timeout, a cancellation) by how long they lasted: bucket `i` counts
+    /// waits up to [`WAIT_BOUNDS_MICROS`](Self::WAIT_BOUNDS_MICROS)`[i]`
+    /// microseconds, the last one the longer ones.
+    pub wait_histogram: [u64; 7],
+    /// The most buffers in use at once, as far as the pool saw: all of
+    /// them once a getter found the pool empty (a failed `try_get`, a
+    /// queued wait), else the largest `in_use` a `stats` call read. A
+    /// lower bound between `stats` calls (tracking every get exactly would
+    /// cost the fast path an atomic).
+    pub high_water: usize,
+}
+
+impl PoolStats {
+    /// The upper bounds of [`wait_histogram`](Self::wait_histogram)'s first
+    /// six buckets, in microseconds: 10 µs, 100 µs, 1 ms, 10 ms, 100 ms,
+    /// 1 s.
+    pub const WAIT_BOUNDS_MICROS: [u64; 6] = crate::pool::engine::WAIT_BOUNDS_MICROS;
 }

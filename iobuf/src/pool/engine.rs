@@ -48,7 +48,7 @@ use crossbeam_utils::CachePadded;
 use super::cache::{self, Gave, Moved};
 use crate::bitmap::{self, Bitmap};
 use crate::progress::Spin;
-use crate::sync::{self, AtomicU64, Ordering};
+use crate::sync::{self, AtomicU64, AtomicUsize, Ordering};
 
 use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
 
@@ -117,7 +117,26 @@ struct Counters {
     task_waits: AtomicU64,
     timeouts: AtomicU64,
     cancellations: AtomicU64,
+    /// Strikes served by the bitmap with no cache involved.
+    shared_gets: AtomicU64,
+    /// Strikes served by refilling the thread's cache from the bitmap.
+    refill_gets: AtomicU64,
+    /// Strikes served after moving other threads' cached indices.
+    steal_gets: AtomicU64,
+    /// `try_get`s (and `try_get_*`) that found the pool empty.
+    try_get_failures: AtomicU64,
+    /// Queued waits by how long they lasted (`WAIT_BOUNDS`).
+    wait_times: [AtomicU64; WAIT_BUCKETS],
+    /// The most buffers seen in use at once (see `PoolStats::high_water`).
+    high_water: AtomicUsize,
 }
+
+/// How many buckets the wait-time histogram has: one per bound, and one
+/// for longer waits.
+pub(crate) const WAIT_BUCKETS: usize = WAIT_BOUNDS_MICROS.len() + 1;
+
+/// The wait-time histogram's upper bounds, in microseconds.
+pub(crate) const WAIT_BOUNDS_MICROS: [u64; 6] = [10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
 /// The counters of [`Engine::counters`].
 pub(crate) struct Counts {
@@ -125,12 +144,31 @@ pub(crate) struct Counts {
     pub(crate) task_waits: u64,
     pub(crate) timeouts: u64,
     pub(crate) cancellations: u64,
+    pub(crate) shared_gets: u64,
+    pub(crate) refill_gets: u64,
+    pub(crate) steal_gets: u64,
+    pub(crate) try_get_failures: u64,
+    pub(crate) wait_times: [u64; WAIT_BUCKETS],
+    pub(crate) high_water: usize,
 }
 
 impl Counters {
     fn bump(counter: &AtomicU64) {
         // ORDERING: Relaxed: a statistic.
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A queued wait that began at `since` ended now.
+    fn waited(&self, since: Instant) {
+        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let bucket = WAIT_BOUNDS_MICROS.partition_point(|&b| b < micros);
+        Counters::bump(&self.wait_times[bucket]);
+    }
+
+    /// At least `in_use` buffers are (or were just) in use.
+    fn saw_in_use(&self, in_use: usize) {
+        // ORDERING: Relaxed: a statistic.
+        self.high_water.fetch_max(in_use, Ordering::Relaxed);
     }
 }
 
@@ -180,19 +218,38 @@ impl Engine {
 
     /// One attempt: this thread's cache, the bitmap, other threads' caches.
     fn strike(&self, delivery: &mut Delivery) -> Option<u32> {
-        if self.cache_capacity != 0 {
-            let (got, moved) = cache::take(self);
+        let (got, source) = if self.cache_capacity != 0 {
+            let (got, moved, source) = cache::take(self);
             self.after_move(moved, delivery);
-            got
+            (got, source)
         } else if self.waiters.has_waiters() {
             // While others wait, the bitmap is usually empty (returns are
             // handed to waiting tasks, and a front thread takes the one put
             // there for it): one pass of loads, rather than the exact
             // take's two.
-            self.poll_free()
+            (self.poll_free(), cache::Source::Shared)
         } else {
-            self.take_free()
+            (self.take_free(), cache::Source::Shared)
+        };
+        let c = &self.counters;
+        match (got, source) {
+            (None, _) | (Some(_), cache::Source::Cache) => {}
+            (Some(_), cache::Source::Refill) => Counters::bump(&c.refill_gets),
+            (Some(_), cache::Source::Steal) => Counters::bump(&c.steal_gets),
+            (Some(_), cache::Source::Shared) => Counters::bump(&c.shared_gets),
         }
+        got
+    }
+
+    /// A `try_get` found the pool empty: every buffer was in use.
+    pub(crate) fn note_try_get_failure(&self, capacity: usize) {
+        Counters::bump(&self.counters.try_get_failures);
+        self.counters.saw_in_use(capacity);
+    }
+
+    /// `stats` saw `in_use` buffers in use.
+    pub(crate) fn note_in_use(&self, in_use: usize) {
+        self.counters.saw_in_use(in_use);
     }
 
     /// A free index from the bitmap, searched from where this thread last
@@ -217,6 +274,9 @@ impl Engine {
             }
         }
         Counters::bump(&self.counters.thread_waits);
+        // Queued because every index was held at some instant.
+        self.counters.saw_in_use(self.free.capacity());
+        let since = Instant::now();
         let waiter = self.waiters.register(Wake::Thread(sync::thread::current()));
         let got = loop {
             if let Some(i) = waiter.take_handed() {
@@ -245,6 +305,7 @@ impl Engine {
         };
         // A thread serves whenever it leaves (L in `wait.rs`).
         self.left(true, delivery);
+        self.counters.waited(since);
         got
     }
 
@@ -358,6 +419,7 @@ impl Engine {
         Take {
             engine: self,
             waiter: None,
+            since: None,
         }
     }
 
@@ -464,6 +526,13 @@ impl Engine {
             task_waits: load(&c.task_waits),
             timeouts: load(&c.timeouts),
             cancellations: load(&c.cancellations),
+            shared_gets: load(&c.shared_gets),
+            refill_gets: load(&c.refill_gets),
+            steal_gets: load(&c.steal_gets),
+            try_get_failures: load(&c.try_get_failures),
+            wait_times: std::array::from_fn(|i| load(&c.wait_times[i])),
+            // ORDERING: Relaxed, as the rest.
+            high_water: c.high_water.load(Ordering::Relaxed),
         }
     }
 }
@@ -481,6 +550,8 @@ pub(crate) struct Take<'a> {
     engine: &'a Engine,
     /// Queued (or served but not yet polled) while `Some`.
     waiter: Option<Arc<Waiter>>,
+    /// When it queued, for the wait-time histogram.
+    since: Option<Instant>,
 }
 
 impl Future for Take<'_> {
@@ -517,6 +588,9 @@ impl Take<'_> {
             self.waiter = None;
             // Handed its index: a task owes no serve (L in `wait.rs`).
             engine.left(false, delivery);
+            if let Some(since) = self.since.take() {
+                engine.counters.waited(since);
+            }
             return Some(i);
         }
         // First poll, past the cache: a strike, no spinning (the executor's
@@ -527,6 +601,8 @@ impl Take<'_> {
         // The waker is cloned before any lock is taken (W4).
         let wake = Wake::Task(Some(cx.waker().clone()));
         Counters::bump(&engine.counters.task_waits);
+        engine.counters.saw_in_use(engine.free.capacity());
+        self.since = Some(Instant::now());
         // Kept in `self` before the look: if a waker panics during it (a
         // steal's serve may hand an index to this very waiter), `Drop`
         // finds the waiter and gives on what it was handed (W5).
@@ -534,6 +610,9 @@ impl Take<'_> {
         let i = engine.look_again(waiter, delivery)?;
         self.waiter = None;
         engine.left(true, delivery);
+        if let Some(since) = self.since.take() {
+            engine.counters.waited(since);
+        }
         Some(i)
     }
 
@@ -542,6 +621,9 @@ impl Take<'_> {
         // Cancelled: leave the queue, and pass on what we were handed (W2).
         let engine = self.engine;
         Counters::bump(&engine.counters.cancellations);
+        if let Some(since) = self.since.take() {
+            engine.counters.waited(since);
+        }
         let mut delivery = Delivery::default();
         if let Some(i) = engine.waiters.leave(&waiter) {
             engine.give_shared(i, &mut delivery);

@@ -303,11 +303,13 @@ impl<T> BoundedPool<T> {
     pub fn stats(&self) -> PoolStats {
         let engine = self.engine();
         let available = engine.available();
+        let in_use = self.capacity() - available.min(self.capacity());
+        engine.note_in_use(in_use);
         let counts = engine.counters();
         PoolStats {
             capacity: self.capacity(),
             available,
-            in_use: self.capacity() - available.min(self.capacity()),
+            in_use,
             provided: engine.provided(),
             waiting: engine.waiting(),
             cached: engine.caches.cached(),
@@ -317,6 +319,13 @@ impl<T> BoundedPool<T> {
             task_waits: counts.task_waits,
             timeouts: counts.timeouts,
             cancellations: counts.cancellations,
+            cache_hits: engine.caches.hits(),
+            shared_gets: counts.shared_gets,
+            refill_gets: counts.refill_gets,
+            steal_gets: counts.steal_gets,
+            try_get_failures: counts.try_get_failures,
+            wait_histogram: counts.wait_times,
+            high_water: counts.high_water,
         }
     }
 
@@ -622,7 +631,10 @@ impl<T> BoundedPool<T> {
     fn acquire<H>(&self, wait: Wait, hold: impl FnOnce(u32) -> H) -> Result<H, Error> {
         match self.engine().take(wait) {
             Some(i) => Ok(hold(i)),
-            None if matches!(wait, Wait::Never) => Err(Error::WouldBlock),
+            None if matches!(wait, Wait::Never) => {
+                self.engine().note_try_get_failure(self.capacity());
+                Err(Error::WouldBlock)
+            }
             None => Err(Error::TimedOut),
         }
     }

@@ -127,27 +127,41 @@ pub(crate) fn push(pool_id: u32, index: u32) -> bool {
 /// thread's cache (found or made), a refill from the bitmap, then the other
 /// threads' caches. The engine serves the waiters for what a steal moved
 /// (`Moved`) once this returns.
-pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved) {
+pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved, Source) {
     let own = match Local::find(engine) {
         Some(local) => {
+            // (`pop` counts its own hit.)
             if let Fast::Got(i) = local.magazine.pop() {
-                return (Some(i), Moved::default());
+                return (Some(i), Moved::default(), Source::Cache);
             }
             if let Some(i) = local.refill() {
-                return (Some(i), Moved::default());
+                return (Some(i), Moved::default(), Source::Refill);
             }
             Some(local.magazine)
         }
         // The thread is exiting: the bitmap, then the other caches.
         None => {
             if let Some(i) = engine.take_free() {
-                return (Some(i), Moved::default());
+                return (Some(i), Moved::default(), Source::Shared);
             }
             None
         }
     };
     let moved = engine.caches.steal(own, false, &engine.free);
-    (engine.take_free(), moved)
+    (engine.take_free(), moved, Source::Steal)
+}
+
+/// Where a strike's index came from, for the pool's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// This thread's cache (counted by the cache itself).
+    Cache,
+    /// A refill of this thread's cache from the bitmap.
+    Refill,
+    /// The bitmap, after moving other threads' cached indices there.
+    Steal,
+    /// The bitmap, no cache involved.
+    Shared,
 }
 
 /// What [`give`] did with an index.

@@ -71,14 +71,16 @@ use crossbeam_utils::CachePadded;
 
 use super::engine::Engine;
 use crate::bitmap::{self, Bitmap};
-use crate::sync::{self, AtomicBool, AtomicU8, AtomicU32, Locked, Mutex, Ordering, hint};
+use crate::sync::{
+    self, AtomicBool, AtomicU8, AtomicU32, AtomicU64, Locked, Mutex, Ordering, hint,
+};
 
 mod local;
 mod registry;
 #[cfg(all(loom, test))]
 mod tests;
 
-pub(crate) use local::{Gave, give, pop, push, take};
+pub(crate) use local::{Gave, Source, give, pop, push, take};
 pub(crate) use registry::Registry;
 
 /// How many pools a thread keeps at hand in its fast table; a thread that
@@ -116,6 +118,9 @@ struct Hot {
     /// every operation: any bit set sends it to its slow path.
     flags: AtomicU8,
     len: AtomicU32,
+    /// Gets this cache served (written by the owner only, with a plain
+    /// load and store: no RMW on the fast path; read by `stats`).
+    hits: AtomicU64,
     /// The number of `items`.
     capacity: u32,
     /// The indices, `len` of them valid; written by the owner or under
@@ -176,6 +181,7 @@ impl Magazine {
                 busy: AtomicBool::new(false),
                 flags: AtomicU8::new(if waiting { WAIT } else { 0 }),
                 len: AtomicU32::new(0),
+                hits: AtomicU64::new(0),
                 capacity,
                 items,
             }),
@@ -227,6 +233,12 @@ impl Magazine {
         self.hot.capacity
     }
 
+    /// Gets served by this cache so far.
+    pub(crate) fn hits(&self) -> u64 {
+        // ORDERING: Relaxed: a statistic.
+        self.hot.hits.load(Ordering::Relaxed)
+    }
+
     /// Indices held now (racy unless the caller holds the lock and the
     /// owner is quiet).
     pub(crate) fn len(&self) -> usize {
@@ -257,6 +269,11 @@ impl Magazine {
                 let index = self.item(n - 1).load(Ordering::Relaxed);
                 // ORDERING: Relaxed, as `len`.
                 self.hot.len.store(n - 1, Ordering::Relaxed);
+                // ORDERING: Relaxed: a statistic. Only the owner writes it,
+                // so a load and a store (no RMW) lose nothing; on the cache
+                // line `len` already dirtied.
+                let hits = self.hot.hits.load(Ordering::Relaxed);
+                self.hot.hits.store(hits + 1, Ordering::Relaxed);
                 Fast::Got(index)
             }
         };

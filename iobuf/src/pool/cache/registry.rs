@@ -13,6 +13,9 @@ use crate::sync::{self, Locked, Mutex};
 #[derive(Default)]
 pub(crate) struct Registry {
     magazines: Mutex<Vec<Arc<Magazine>>>,
+    /// Cache hits of the magazines dropped from the list (their threads
+    /// exited), so that `hits` never goes down. Under the list's lock.
+    retired_hits: crate::sync::AtomicU64,
 }
 
 impl Registry {
@@ -20,8 +23,25 @@ impl Registry {
     /// (they were flushed before they were marked retired).
     fn live(&self) -> Locked<'_, Vec<Arc<Magazine>>> {
         let mut magazines = sync::lock(&self.magazines);
-        magazines.retain(|m| !m.is_retired());
+        magazines.retain(|m| {
+            if m.is_retired() {
+                // ORDERING: Relaxed: a statistic, under the list's lock.
+                self.retired_hits
+                    .fetch_add(m.hits(), crate::sync::Ordering::Relaxed);
+            }
+            !m.is_retired()
+        });
         magazines
+    }
+
+    /// Gets served by thread caches so far, over every magazine the pool
+    /// had (racy under concurrency; never goes down).
+    pub(crate) fn hits(&self) -> u64 {
+        let magazines = sync::lock(&self.magazines);
+        // ORDERING: Relaxed: a statistic; read under the lock that folds
+        // retired magazines' hits in, so none is counted twice or lost.
+        let retired = self.retired_hits.load(crate::sync::Ordering::Relaxed);
+        retired + magazines.iter().map(|m| m.hits()).sum::<u64>()
     }
 
     /// Makes and lists a magazine for the calling thread. Under the
