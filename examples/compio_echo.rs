@@ -42,7 +42,6 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use compio::BufResult;
 use compio::buf::{IntoInner, IoBuf};
@@ -53,7 +52,14 @@ use iobuf::{Filled, OwnedPooled, SmallBuffer, SmallBufferPool};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/runtime_echo.rs"]
+#[allow(dead_code)]
+mod runtime_echo;
+
 use counting_alloc::allocations;
+use runtime_echo::{
+    CONNECTIONS, FILE_BLOCKS, READ_LEN, ROUNDS, WARMUP, file_pattern, pattern, refused, watchdog,
+};
 
 /// The server's reads.
 mod pools {
@@ -63,21 +69,8 @@ mod pools {
     }
 }
 
-/// Client connections, each with one request in flight per round.
-const CONNECTIONS: usize = 4;
-/// Rounds before measuring (the runtime's queues and the pools' thread
-/// caches reach their size here).
-const WARMUP: usize = 200;
-/// Measured rounds.
-const ROUNDS: usize = 2_000;
 /// Bytes per request, within one 2 KiB client buffer.
 const SIZE: usize = 1_500;
-/// What a read asks for, on both runs.
-const READ_LEN: usize = 4096;
-/// Blocks of the file round trip, one pooled buffer each.
-const FILE_BLOCKS: usize = 32;
-/// A run that hangs fails after this instead of blocking CI.
-const DEADLINE: Duration = Duration::from_secs(120);
 
 type ClientBuf = Filled<OwnedPooled<SmallBuffer>>;
 
@@ -92,16 +85,6 @@ fn count_op() {
 fn ops() -> u64 {
     // ORDERING: Relaxed: see `count_op`.
     OPS.load(Ordering::Relaxed)
-}
-
-/// The byte a request carries at offset `i`.
-fn pattern(conn: usize, request: usize, i: usize) -> u8 {
-    (conn.wrapping_mul(131) ^ request.wrapping_mul(31) ^ i.wrapping_mul(7) ^ (i >> 8)) as u8
-}
-
-/// The byte file block `block` carries at offset `i`.
-fn file_pattern(block: usize, i: usize) -> u8 {
-    (block.wrapping_mul(97) ^ i.wrapping_mul(13) ^ (i >> 8)) as u8
 }
 
 /// `write_all`, each `write` counted.
@@ -435,17 +418,8 @@ async fn run() -> io::Result<Report> {
     })
 }
 
-/// Whether the kernel (or a sandbox) refused io_uring.
-fn refused(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
-}
-
 fn main() {
-    std::thread::spawn(|| {
-        std::thread::sleep(DEADLINE);
-        eprintln!("compio_echo: not done in {DEADLINE:?}");
-        std::process::exit(1);
-    });
+    watchdog("compio_echo");
     let rt = match compio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) if refused(&e) => {

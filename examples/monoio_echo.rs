@@ -36,7 +36,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use iobuf::runtimes::IoBatch;
 use iobuf::{Filled, OwnedPooled, SmallBuffer, SmallBufferPool};
@@ -45,7 +44,14 @@ use monoio::net::{TcpListener, TcpStream};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/runtime_echo.rs"]
+#[allow(dead_code)]
+mod runtime_echo;
+
 use counting_alloc::allocations;
+use runtime_echo::{
+    CONNECTIONS, FILE_BLOCKS, READ_LEN, ROUNDS, WARMUP, file_pattern, pattern, refused, watchdog,
+};
 
 /// The server's reads.
 mod pools {
@@ -56,35 +62,11 @@ mod pools {
     }
 }
 
-/// Client connections, each with one request in flight per round.
-const CONNECTIONS: usize = 4;
-/// Rounds before measuring: the runtime's op slab, the pools' thread
-/// caches and the batches' vectors reach their size here.
-const WARMUP: usize = 200;
-/// Measured rounds.
-const ROUNDS: usize = 2_000;
 /// Bytes per request: more than one 2 KiB client buffer, so each batch
 /// holds two.
 const SIZE: usize = 3_000;
-/// What the server asks of its pool per read.
-const READ_LEN: usize = 4096;
-/// Blocks of the file round trip, one pooled buffer each.
-const FILE_BLOCKS: usize = 32;
-/// A run that hangs (a lost wake-up, a server that stopped echoing) fails
-/// after this instead of blocking CI.
-const DEADLINE: Duration = Duration::from_secs(120);
 
 type ClientBuf = Filled<OwnedPooled<SmallBuffer>>;
-
-/// The byte a request carries at offset `i`.
-fn pattern(conn: usize, request: usize, i: usize) -> u8 {
-    (conn.wrapping_mul(131) ^ request.wrapping_mul(31) ^ i.wrapping_mul(7) ^ (i >> 8)) as u8
-}
-
-/// The byte file block `block` carries at offset `i`.
-fn file_pattern(block: usize, i: usize) -> u8 {
-    (block.wrapping_mul(97) ^ i.wrapping_mul(13) ^ (i >> 8)) as u8
-}
 
 /// What a run saw.
 #[derive(Debug, Default)]
@@ -331,17 +313,8 @@ async fn run() -> io::Result<Report> {
     Ok(report)
 }
 
-/// Whether the kernel (or a sandbox) refused io_uring.
-fn refused(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
-}
-
 fn main() {
-    std::thread::spawn(|| {
-        std::thread::sleep(DEADLINE);
-        eprintln!("monoio_echo: not done in {DEADLINE:?}");
-        std::process::exit(1);
-    });
+    watchdog("monoio_echo");
     let mut rt = match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build() {
         Ok(rt) => rt,
         Err(e) if refused(&e) => {

@@ -34,6 +34,9 @@
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/runtime_echo.rs"]
+#[allow(dead_code)]
+mod runtime_echo;
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
@@ -50,13 +53,16 @@ mod linux {
     use std::io;
     use std::net::SocketAddr;
     use std::sync::Arc;
-    use std::time::Duration;
 
     use iobuf::{Filled, OwnedPooled, SmallBuffer, SmallBufferPool};
     use tokio_uring::buf::BoundedBuf;
     use tokio_uring::net::{TcpListener, TcpStream};
 
     use super::counting_alloc::allocations;
+    use super::runtime_echo::{
+        CONNECTIONS, FILE_BLOCKS, READ_LEN, ROUNDS, WARMUP, file_pattern, pattern, refused,
+        watchdog,
+    };
 
     /// The server's reads.
     mod pools {
@@ -66,33 +72,10 @@ mod linux {
         }
     }
 
-    /// Client connections, each with one request in flight per round.
-    const CONNECTIONS: usize = 4;
-    /// Rounds before measuring (the driver's op slab and the pools'
-    /// thread caches reach their size here).
-    const WARMUP: usize = 200;
-    /// Measured rounds.
-    const ROUNDS: usize = 2_000;
     /// Bytes per request, within one 2 KiB client buffer.
     const SIZE: usize = 1_500;
-    /// What the server asks of its pool per read.
-    const READ_LEN: usize = 4096;
-    /// Blocks of the file round trip, one pooled buffer each.
-    const FILE_BLOCKS: usize = 32;
-    /// A run that hangs fails after this instead of blocking CI.
-    const DEADLINE: Duration = Duration::from_secs(120);
 
     type ClientBuf = Filled<OwnedPooled<SmallBuffer>>;
-
-    /// The byte a request carries at offset `i`.
-    fn pattern(conn: usize, request: usize, i: usize) -> u8 {
-        (conn.wrapping_mul(131) ^ request.wrapping_mul(31) ^ i.wrapping_mul(7) ^ (i >> 8)) as u8
-    }
-
-    /// The byte file block `block` carries at offset `i`.
-    fn file_pattern(block: usize, i: usize) -> u8 {
-        (block.wrapping_mul(97) ^ i.wrapping_mul(13) ^ (i >> 8)) as u8
-    }
 
     /// What a run saw.
     #[derive(Debug, Default)]
@@ -294,17 +277,8 @@ mod linux {
         Ok(report)
     }
 
-    /// Whether the kernel (or a sandbox) refused io_uring.
-    fn refused(e: &io::Error) -> bool {
-        matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
-    }
-
     pub fn main() {
-        std::thread::spawn(|| {
-            std::thread::sleep(DEADLINE);
-            eprintln!("tokio_uring_echo: not done in {DEADLINE:?}");
-            std::process::exit(1);
-        });
+        watchdog("tokio_uring_echo");
         let rt = match tokio_uring::Runtime::new(&tokio_uring::builder()) {
             Ok(rt) => rt,
             Err(e) if refused(&e) => {
