@@ -220,43 +220,59 @@ impl<R, D: Decoder> FrameReader<R, D> {
             core: Core::new(decoder, pools),
         }
     }
-
-    /// The source.
-    pub fn get_ref(&self) -> &R {
-        &self.io
-    }
-
-    /// The source (reading from it directly loses the reader's place).
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.io
-    }
-
-    /// The decoder.
-    pub fn decoder_mut(&mut self) -> &mut D {
-        &mut self.core.decoder
-    }
-
-    /// Bytes read and not handed out yet.
-    pub fn buffered(&self) -> usize {
-        self.core.buffered()
-    }
-
-    /// The next frame if the bytes already read hold a whole one, with no
-    /// read: `None` when the next frame needs a read. For writing a batch
-    /// of echoes before blocking on the next read.
-    ///
-    /// # Errors
-    ///
-    /// As [`read_frame`](Self::read_frame)'s decoding errors.
-    pub fn next_buffered(&mut self) -> io::Result<Option<View>> {
-        self.core.next_buffered()
-    }
-
-    /// The source; bytes buffered are dropped (their buffer goes home).
-    pub fn into_inner(self) -> R {
-        self.io
-    }
 }
+
+/// What the blocking and the async frame reader share: the source, the
+/// decoder and the bytes buffered (both hold `io` and `core`).
+macro_rules! reader_common {
+    ($name:ident) => {
+        impl<R, D: $crate::frame::Decoder> $name<R, D> {
+            /// The source.
+            pub fn get_ref(&self) -> &R {
+                &self.io
+            }
+
+            /// The source (reading from it directly loses the reader's
+            /// place).
+            pub fn get_mut(&mut self) -> &mut R {
+                &mut self.io
+            }
+
+            /// The decoder.
+            pub fn decoder_mut(&mut self) -> &mut D {
+                &mut self.core.decoder
+            }
+
+            /// Bytes read and not handed out yet.
+            pub fn buffered(&self) -> usize {
+                self.core.buffered()
+            }
+
+            /// The next frame if the bytes already read hold a whole one,
+            /// with no read and no wait: `None` when the next frame needs a
+            /// read. An echo feeds these to its writer and flushes once
+            /// before the next [`read_frame`](Self::read_frame), which may
+            /// wait for the peer.
+            ///
+            /// # Errors
+            ///
+            /// As `read_frame`'s decoding errors.
+            pub fn next_buffered(&mut self) -> std::io::Result<Option<$crate::shared::View>> {
+                self.core.next_buffered()
+            }
+
+            /// The source; bytes buffered are dropped (their buffer goes
+            /// home).
+            pub fn into_inner(self) -> R {
+                self.io
+            }
+        }
+    };
+}
+#[cfg_attr(not(feature = "tokio"), allow(unused_imports))]
+pub(crate) use reader_common;
+
+reader_common!(FrameReader);
 
 impl<R: io::Read, D: Decoder> FrameReader<R, D> {
     /// The next frame; `None` at the end of the stream.

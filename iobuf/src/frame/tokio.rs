@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::decode::Decoder;
 use super::pools::{Pools, Wait};
 use super::read::{Core, Step};
-use super::write::{HIGH_WATER, Outgoing, Queue, write_zero};
+use super::write::{Outgoing, Queue, write_zero};
 use crate::shared::View;
 
 /// [`FrameReader`](super::FrameReader) over a tokio [`AsyncRead`]: the
@@ -60,44 +60,9 @@ impl<R, D: Decoder> AsyncFrameReader<R, D> {
             waiting: None,
         }
     }
-
-    /// The source.
-    pub fn get_ref(&self) -> &R {
-        &self.io
-    }
-
-    /// The source (reading from it directly loses the reader's place).
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.io
-    }
-
-    /// The decoder.
-    pub fn decoder_mut(&mut self) -> &mut D {
-        &mut self.core.decoder
-    }
-
-    /// Bytes read and not handed out yet.
-    pub fn buffered(&self) -> usize {
-        self.core.buffered()
-    }
-
-    /// The next frame if the bytes already read hold a whole one, with no
-    /// read and no wait: `None` when the next frame needs a read. An echo
-    /// feeds these to its writer and flushes once before the next
-    /// [`read_frame`](Self::read_frame), which may wait for the peer.
-    ///
-    /// # Errors
-    ///
-    /// As `read_frame`'s decoding errors.
-    pub fn next_buffered(&mut self) -> io::Result<Option<View>> {
-        self.core.next_buffered()
-    }
-
-    /// The source; bytes buffered are dropped (their buffer goes home).
-    pub fn into_inner(self) -> R {
-        self.io
-    }
 }
+
+super::read::reader_common!(AsyncFrameReader);
 
 impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
     /// The next frame; `None` at the end of the stream. Cancel-safe.
@@ -169,47 +134,7 @@ pub struct AsyncFrameWriter<W> {
     queue: Queue,
 }
 
-impl<W> AsyncFrameWriter<W> {
-    /// A writer to `io`, with a high-water mark of 64 KiB.
-    pub fn new(io: W) -> Self {
-        AsyncFrameWriter {
-            io,
-            queue: Queue::new(HIGH_WATER),
-        }
-    }
-
-    /// Sets the high-water mark: `send` writes while this many bytes or
-    /// more are queued.
-    pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
-        self.queue.high_water = bytes;
-        self
-    }
-
-    /// Queues a frame, with no I/O.
-    pub fn feed(&mut self, frame: impl Into<Outgoing>) {
-        self.queue.push(frame.into());
-    }
-
-    /// Bytes queued and not written.
-    pub fn queued(&self) -> usize {
-        self.queue.queued()
-    }
-
-    /// The destination.
-    pub fn get_ref(&self) -> &W {
-        &self.io
-    }
-
-    /// The destination (writing to it directly interleaves with the queue).
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.io
-    }
-
-    /// The destination; frames still queued are dropped.
-    pub fn into_inner(self) -> W {
-        self.io
-    }
-}
+super::write::writer_common!(AsyncFrameWriter);
 
 impl<W: AsyncWrite + Unpin> AsyncFrameWriter<W> {
     /// Queues `frame`, then writes while the high-water mark or more is

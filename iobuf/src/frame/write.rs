@@ -188,47 +188,58 @@ pub struct FrameWriter<W> {
 /// The default high-water mark: 64 KiB queued.
 pub(crate) const HIGH_WATER: usize = 64 * 1024;
 
-impl<W> FrameWriter<W> {
-    /// A writer to `io`, with a high-water mark of 64 KiB.
-    pub fn new(io: W) -> Self {
-        FrameWriter {
-            io,
-            queue: Queue::new(HIGH_WATER),
+/// What the blocking and the async frame writer share: construction, the
+/// queue and the destination (both are `{ io, queue }`).
+macro_rules! writer_common {
+    ($name:ident) => {
+        impl<W> $name<W> {
+            /// A writer to `io`, with a high-water mark of 64 KiB.
+            pub fn new(io: W) -> Self {
+                $name {
+                    io,
+                    queue: $crate::frame::write::Queue::new($crate::frame::write::HIGH_WATER),
+                }
+            }
+
+            /// Sets the high-water mark: `send` writes while this many
+            /// bytes or more are queued.
+            pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
+                self.queue.high_water = bytes;
+                self
+            }
+
+            /// Queues a frame, with no I/O.
+            pub fn feed(&mut self, frame: impl Into<$crate::frame::Outgoing>) {
+                self.queue.push(frame.into());
+            }
+
+            /// Bytes queued and not written.
+            pub fn queued(&self) -> usize {
+                self.queue.queued()
+            }
+
+            /// The destination.
+            pub fn get_ref(&self) -> &W {
+                &self.io
+            }
+
+            /// The destination (writing to it directly interleaves with
+            /// the queue).
+            pub fn get_mut(&mut self) -> &mut W {
+                &mut self.io
+            }
+
+            /// The destination; frames still queued are dropped.
+            pub fn into_inner(self) -> W {
+                self.io
+            }
         }
-    }
-
-    /// Sets the high-water mark: `send` writes while this many bytes or
-    /// more are queued.
-    pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
-        self.queue.high_water = bytes;
-        self
-    }
-
-    /// Queues a frame, with no I/O.
-    pub fn feed(&mut self, frame: impl Into<Outgoing>) {
-        self.queue.push(frame.into());
-    }
-
-    /// Bytes queued and not written.
-    pub fn queued(&self) -> usize {
-        self.queue.queued()
-    }
-
-    /// The destination.
-    pub fn get_ref(&self) -> &W {
-        &self.io
-    }
-
-    /// The destination (writing to it directly interleaves with the queue).
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.io
-    }
-
-    /// The destination; frames still queued are dropped.
-    pub fn into_inner(self) -> W {
-        self.io
-    }
+    };
 }
+#[cfg_attr(not(feature = "tokio"), allow(unused_imports))]
+pub(crate) use writer_common;
+
+writer_common!(FrameWriter);
 
 impl<W: io::Write> FrameWriter<W> {
     /// Queues `frame`, then writes while the high-water mark or more is
