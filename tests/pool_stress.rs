@@ -317,3 +317,158 @@ fn try_get_never_reports_empty_while_a_buffer_is_free() {
     }
     assert_eq!(pool.available(), 64);
 }
+
+/// The exact empty answer across thread caches (issue 29): `THREADS`
+/// threads share a pool of `capacity` buffers with caches on. Before each
+/// `try_get_owned` a thread reserves a place in a shared count of buffers
+/// held or being taken, which never exceeds `capacity - 1`, so at every
+/// instant at least one buffer is free. Buffers change threads (half of
+/// them are dropped by the next thread, through a channel), so indices
+/// move between caches, through spills and refills, and are stolen.
+/// `try_get` must never report `WouldBlock`.
+fn try_get_exact_with_caches(capacity: usize, cache: usize, attempts: u64) {
+    const THREADS: usize = 3;
+    let pool = Arc::new(
+        BoundedPool::<PicoBuffer>::with_config(capacity, PoolConfig::new().thread_cache(cache))
+            .unwrap(),
+    );
+    let reserved = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicU64::new(0));
+    let limit = capacity as u64 - 1;
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+        .map(|_| mpsc::channel::<iobuf::OwnedPooled<PicoBuffer>>())
+        .unzip();
+    let deadline = Instant::now() + WATCHDOG;
+    let threads: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(who, inbox)| {
+            let (pool, reserved, finished) = (pool.clone(), reserved.clone(), finished.clone());
+            let next = senders[(who + 1) % THREADS].clone();
+            std::thread::spawn(move || {
+                // A buffer is released (its place given back) only after its
+                // drop returned it.
+                let release = |buf| {
+                    drop(buf);
+                    reserved.fetch_sub(1, Ordering::SeqCst);
+                };
+                let mut kept = std::collections::VecDeque::new();
+                for k in 0..attempts {
+                    while let Ok(buf) = inbox.try_recv() {
+                        release(buf);
+                    }
+                    let mut now = reserved.load(Ordering::SeqCst);
+                    loop {
+                        if now >= limit {
+                            // Every place taken: give one back and retry.
+                            if let Ok(buf) = inbox.try_recv() {
+                                release(buf);
+                            } else if let Some(buf) = kept.pop_front() {
+                                release(buf);
+                            } else {
+                                std::thread::yield_now();
+                                assert!(Instant::now() < deadline, "no progress");
+                            }
+                            now = reserved.load(Ordering::SeqCst);
+                            continue;
+                        }
+                        match reserved.compare_exchange(
+                            now,
+                            now + 1,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        ) {
+                            Ok(_) => break,
+                            Err(seen) => now = seen,
+                        }
+                    }
+                    let buf = match pool.try_get_owned() {
+                        Ok(buf) => buf,
+                        Err(e) => panic!(
+                            "attempt {k} of thread {who}: {e} with a buffer free at every instant \
+                             (capacity {capacity}, cache {cache})"
+                        ),
+                    };
+                    if k % 2 == 0 {
+                        // Dropped by the next thread: the index moves caches.
+                        // (The next thread may have finished: then it is
+                        // released here.)
+                        if let Err(mpsc::SendError(buf)) = next.send(buf) {
+                            release(buf);
+                        }
+                    } else {
+                        kept.push_back(buf);
+                        if kept.len() > 1 {
+                            release(kept.pop_front().unwrap());
+                        }
+                    }
+                }
+                kept.into_iter().for_each(release);
+                // Keep emptying the inbox until no thread sends any more.
+                finished.fetch_add(1, Ordering::SeqCst);
+                while finished.load(Ordering::SeqCst) < THREADS as u64 {
+                    while let Ok(buf) = inbox.try_recv() {
+                        release(buf);
+                    }
+                    std::thread::yield_now();
+                }
+                inbox.try_iter().for_each(release);
+            })
+        })
+        .collect();
+    drop(senders);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        reserved.load(Ordering::SeqCst),
+        0,
+        "a buffer was not released"
+    );
+    let failures = pool.stats().try_get_failures;
+    assert_eq!(failures, 0, "try_get failed {failures} times");
+    wait_until_home(&pool);
+}
+
+/// `factor` × the stress operations per thread in a release build (a
+/// tenth of that in a debug build): at the default 1 000 000, factor 34
+/// makes over 10^8 calls of 3 threads.
+fn exact_attempts(factor: u64) -> u64 {
+    let ops = factor * ops_per_thread();
+    if cfg!(debug_assertions) {
+        ops / 10
+    } else {
+        ops
+    }
+}
+
+#[test]
+fn try_get_with_caches_never_reports_empty_while_a_buffer_is_free_capacity_2() {
+    try_get_exact_with_caches(2, 2, exact_attempts(4));
+}
+
+#[test]
+fn try_get_with_caches_never_reports_empty_while_a_buffer_is_free_capacity_5() {
+    try_get_exact_with_caches(5, 2, exact_attempts(4));
+}
+
+/// Over 10^8 `try_get`s in a release build.
+#[test]
+fn try_get_with_caches_never_reports_empty_while_a_buffer_is_free_capacity_64() {
+    try_get_exact_with_caches(64, 8, exact_attempts(34));
+}
+
+/// Waits (bounded) until every buffer is back: each thread's cache is
+/// flushed by its thread-local destructor, which a join may not wait for.
+fn wait_until_home(pool: &BoundedPool<PicoBuffer>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.available() != pool.capacity() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} buffers home",
+            pool.available(),
+            pool.capacity()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

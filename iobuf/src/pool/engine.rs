@@ -191,7 +191,9 @@ impl Engine {
     /// sleep. `None` when `wait` ran out with every index held.
     pub(crate) fn take(&self, wait: Wait) -> Option<u32> {
         let mut delivery = Delivery::default();
-        let got = self.strike(&mut delivery).or_else(|| match wait {
+        // A `try_get`'s "empty" must be exact across the caches too.
+        let exact = matches!(wait, Wait::Never);
+        let got = self.strike(exact, &mut delivery).or_else(|| match wait {
             Wait::Never => None,
             Wait::Forever => self.wait(None, &mut delivery),
             Wait::Until(deadline) => self.wait(Some(deadline), &mut delivery),
@@ -217,12 +219,14 @@ impl Engine {
     }
 
     /// One attempt: this thread's cache, the bitmap, other threads' caches.
-    fn strike(&self, delivery: &mut Delivery) -> Option<u32> {
+    /// `exact`: `None` only if every index was held at some instant of the
+    /// call (with caches on, a frozen second pass over them; `cache`).
+    fn strike(&self, exact: bool, delivery: &mut Delivery) -> Option<u32> {
         let (got, source) = if self.cache_capacity != 0 {
-            let (got, moved, source) = cache::take(self);
+            let (got, moved, source) = cache::take(self, exact);
             self.after_move(moved, delivery);
             (got, source)
-        } else if self.waiters.has_waiters() {
+        } else if self.waiters.has_waiters() && !exact {
             // While others wait, the bitmap is usually empty (returns are
             // handed to waiting tasks, and a front thread takes the one put
             // there for it): one pass of loads, rather than the exact
@@ -595,7 +599,7 @@ impl Take<'_> {
         }
         // First poll, past the cache: a strike, no spinning (the executor's
         // thread is not ours to hold).
-        if let Some(i) = engine.strike(delivery) {
+        if let Some(i) = engine.strike(false, delivery) {
             return Some(i);
         }
         // The waker is cloned before any lock is taken (W4).

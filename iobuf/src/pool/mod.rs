@@ -448,11 +448,15 @@ impl<T> BoundedPool<T> {
     ///
     /// Lock-free with caching off; with thread caches on, a miss may take
     /// short locks and the thread's first call allocates its cache (see the
-    /// [module docs](self)).
+    /// [module docs](self)). With caches on, a call that finds no buffer
+    /// checks once more with every thread's cache of the pool locked at
+    /// once: that costs one `membarrier(2)` system call and a small
+    /// allocation, but only on the way to `WouldBlock`.
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`] when every buffer is held.
+    /// [`Error::WouldBlock`] only when every buffer was held at some instant
+    /// of the call (none free in the pool or in any thread's cache).
     #[inline]
     pub fn try_get(&self) -> Result<Pooled<'_, T>, Error> {
         // The cache hit is inlined; everything else goes out of line, as one
@@ -519,7 +523,8 @@ impl<T> BoundedPool<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`] when every buffer is held.
+    /// [`Error::WouldBlock`] only when every buffer was held at some instant
+    /// of the call, as for `try_get`.
     pub fn try_get_owned(self: &Arc<Self>) -> Result<OwnedPooled<T>, Error> {
         self.acquire(Wait::Never, |i| OwnedPooled::new(self.clone(), i))
     }
@@ -540,7 +545,8 @@ impl<T> BoundedPool<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::WouldBlock`] when every buffer is held.
+    /// [`Error::WouldBlock`] only when every buffer was held at some instant
+    /// of the call, as for `try_get`.
     pub fn try_get_index(&self) -> Result<BufIndex, Error> {
         self.acquire(Wait::Never, |i| self.token(i))
     }

@@ -127,7 +127,11 @@ pub(crate) fn push(pool_id: u32, index: u32) -> bool {
 /// thread's cache (found or made), a refill from the bitmap, then the other
 /// threads' caches. The engine serves the waiters for what a steal moved
 /// (`Moved`) once this returns.
-pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved, Source) {
+///
+/// `exact` (a `try_get`): when that finds nothing, a second, frozen pass
+/// over every cache (`Registry::steal_exact`) makes "nothing" mean that
+/// every index was held at some instant of the call.
+pub(crate) fn take(engine: &Engine, exact: bool) -> (Option<u32>, Moved, Source) {
     let own = match Local::find(engine) {
         Some(local) => {
             // (`pop` counts its own hit.)
@@ -148,7 +152,14 @@ pub(crate) fn take(engine: &Engine) -> (Option<u32>, Moved, Source) {
         }
     };
     let moved = engine.caches.steal(own, false, &engine.free);
-    (engine.take_free(), moved, Source::Steal)
+    let got = engine.take_free();
+    if got.is_some() || !exact {
+        return (got, moved, Source::Steal);
+    }
+    let (got, more) = engine
+        .caches
+        .steal_exact(own, &engine.free, || engine.take_free());
+    (got, moved.and(more), Source::Steal)
 }
 
 /// Where a strike's index came from, for the pool's counters.

@@ -44,6 +44,26 @@
 //! (`WAIT`), a refill takes one index for its caller and keeps none, so
 //! that no index a return put in the bitmap for a waiter sits idle here.
 //!
+//! # An exact empty answer
+//!
+//! A steal visits magazines one at a time, so it can miss an index that
+//! moves into a magazine it already visited: with two buffers, one idle in
+//! `B` and one held by `A`'s owner, a thief finds `A` empty, `A`'s owner
+//! caches its buffer in `A`, `B`'s owner takes the one in `B`, and the
+//! thief finds `B` empty: at no instant were both held, yet it found none.
+//! A `get` does not care (it goes on to wait, and waiting has its own
+//! liveness argument), but `try_get` promises `WouldBlock` only when every
+//! buffer was held at some instant of the call. So a `try_get` whose strike
+//! found nothing makes a second pass that freezes every magazine of the
+//! pool at once (`Registry::steal_exact`): under the registry's lock (no
+//! magazine can join), each magazine locked with `STEAL` raised, one heavy
+//! fence for all of them, each owner waited out of its fast path. Frozen,
+//! no index can enter or leave a magazine; the pass moves them all to the
+//! bitmap and takes from it with the bitmap's exact answer. When that says
+//! empty, the bitmap was empty at some instant while every magazine was
+//! empty too. The price, paid only by a `try_get` that finds nothing where
+//! other threads cache: one `membarrier(2)` and a small allocation.
+//!
 //! # No user code under these locks
 //!
 //! This layer moves indices between magazines and the bitmap and never wakes
@@ -371,24 +391,23 @@ impl Magazine {
     /// pool): raises `STEAL` and waits until the owner is out of its fast
     /// path, which then keeps off until the guard drops.
     pub(crate) fn lock_as_thief(&self) -> Exclusive<'_> {
+        let mag = self.freeze();
+        heavy_fence();
+        mag.wait_for_owner();
+        mag
+    }
+
+    /// The first half of [`lock_as_thief`](Self::lock_as_thief): locks the
+    /// magazine and raises `STEAL`, but neither fences nor waits for the
+    /// owner, so that a caller freezing many magazines pays one heavy fence
+    /// for all of them. Its items may not be touched until the caller ran
+    /// the heavy fence and then [`Exclusive::wait_for_owner`].
+    fn freeze(&self) -> Exclusive<'_> {
         let lock = sync::lock(&self.lock);
-        // ORDERING: Relaxed, then the heavy fence (module docs). Only lock
-        // holders write `flags`, so a load and a store do not race.
+        // ORDERING: Relaxed, then the caller's heavy fence (module docs).
+        // Only lock holders write `flags`, so a load and a store do not race.
         let flags = self.hot.flags.load(Ordering::Relaxed);
         self.hot.flags.store(flags | STEAL, Ordering::Relaxed);
-        heavy_fence();
-        let mut spins = 0u32;
-        // ORDERING: Acquire: pairs with the owner's Release in `leave`.
-        while self.hot.busy.load(Ordering::Acquire) {
-            // The owner is mid-operation, a few instructions long; it may
-            // be preempted, so yield after a while.
-            spins += 1;
-            if spins < 64 || cfg!(all(loom, test)) {
-                hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
         Exclusive {
             magazine: self,
             _lock: lock,
@@ -416,6 +435,24 @@ pub(crate) struct Exclusive<'a> {
 }
 
 impl Exclusive<'_> {
+    /// After `STEAL` was raised (`Magazine::freeze`) and a heavy fence ran:
+    /// waits until the owner is out of its fast path, which then keeps off
+    /// until this guard drops.
+    fn wait_for_owner(&self) {
+        let mut spins = 0u32;
+        // ORDERING: Acquire: pairs with the owner's Release in `leave`.
+        while self.magazine.hot.busy.load(Ordering::Acquire) {
+            // The owner is mid-operation, a few instructions long; it may
+            // be preempted, so yield after a while.
+            spins += 1;
+            if spins < 64 || cfg!(all(loom, test)) {
+                hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Sets or clears `WAIT`: while set, the owner's returns go to the
     /// bitmap (where sleeping getters look) instead of the cache.
     pub(crate) fn set_waiting(&mut self, waiting: bool) {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Magazine, Moved};
+use super::{Magazine, Moved, heavy_fence};
 use crate::bitmap::Bitmap;
 use crate::pool::engine::Engine;
 use crate::sync::{self, Locked, Mutex};
@@ -94,6 +94,51 @@ impl Registry {
             }
         }
         moved
+    }
+
+    /// The exact steal behind `try_get` (module docs of `cache`, "An exact
+    /// empty answer"): freezes every live magazine at once (their locks,
+    /// `STEAL` on each, one heavy fence for all, then each owner out of its
+    /// fast path), moves their indices to `free`, and runs `take` (an exact
+    /// take from `free`) while they stay frozen. With the registry locked no
+    /// magazine can be added either, so when `take` finds the bitmap empty,
+    /// every cache was empty at that instant too: every index was held.
+    ///
+    /// `own`, the caller's magazine, is frozen like the rest (it is empty:
+    /// the caller's own pop and refill just failed, and only its owner adds
+    /// to it); when it is the only one, no other owner can be mid-operation
+    /// and the heavy fence is skipped. Allocates the list of frozen guards.
+    /// The caller serves the waiters for what moved once it holds no lock.
+    #[cold]
+    pub(crate) fn steal_exact(
+        &self,
+        own: Option<&Magazine>,
+        free: &Bitmap,
+        take: impl FnOnce() -> Option<u32>,
+    ) -> (Option<u32>, Moved) {
+        let magazines = self.live();
+        if cfg!(iobuf_mutant = "cache_try_get_inexact") {
+            // The mutant: no second, frozen pass; the strike's steal (which
+            // visits magazines one at a time) answers alone.
+            return (None, Moved::default());
+        }
+        let mut frozen: Vec<_> = magazines.iter().map(|m| m.freeze()).collect();
+        let others = magazines
+            .iter()
+            .any(|m| !own.is_some_and(|own| std::ptr::eq(own, &**m)));
+        if others {
+            heavy_fence();
+        }
+        let mut moved = Moved::default();
+        for mag in &mut frozen {
+            mag.wait_for_owner();
+            moved = moved.and(mag.drain(free));
+        }
+        let got = take();
+        // Unfrozen only now: until `take` answered, no index could enter a
+        // magazine.
+        drop(frozen);
+        (got, moved)
     }
 
     /// After a getter stopped waiting: if none waits any more, let the

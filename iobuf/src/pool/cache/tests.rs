@@ -7,12 +7,18 @@
 //!   never comes away empty-handed while the index sits in the owner's
 //!   magazine: either the owner's put saw the waiter and sent the index to the
 //!   ring, or the steal found it.
+//! - **Exact empty answer**: a `try_get` (`Engine::take(Wait::Never)`) over
+//!   two magazines never reports empty while at every instant one index is
+//!   idle, though the idle one moves from the magazine it visits last to the
+//!   one it visits first (`Registry::steal_exact`; the mutant
+//!   `cache_try_get_inexact` leaves the frozen pass out).
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::thread;
 
 use super::{Fast, Magazine};
+use crate::pool::engine::{Engine, Wait};
 use crate::sync::Ordering::SeqCst;
 
 fn builder() -> loom::model::Builder {
@@ -95,5 +101,51 @@ fn a_waiter_never_misses_a_cached_index() {
                 "the waiter missed an index idle in a magazine"
             );
         }
+    });
+}
+
+#[test]
+fn an_empty_try_get_means_every_index_was_held() {
+    builder().check(|| {
+        let engine = Engine::new(2, 1, 2);
+        let a = engine.caches.register(&engine);
+        let b = engine.caches.register(&engine);
+        // `k` is held by A's owner; `j` idles in B.
+        let k = engine.take(Wait::Never).expect("a free index");
+        let j = engine.take(Wait::Never).expect("a free index");
+        assert!(matches!(b.push(j), Fast::Done));
+        let pushed = Arc::new(AtomicBool::new(false));
+
+        // A's owner caches `k` (its slow path when a thief is at work):
+        // from then on `k` idles in A.
+        let owner_a = {
+            let pushed = pushed.clone();
+            thread::spawn(move || {
+                if let Fast::Slow = a.push(k) {
+                    assert!(a.lock().push_one(k), "room in A");
+                }
+                pushed.store(true, SeqCst);
+            })
+        };
+        // B's owner takes `j` only once `k` idles: at every instant one of
+        // the two is idle.
+        let owner_b = {
+            let b = b.clone();
+            thread::spawn(move || {
+                while !pushed.load(SeqCst) {
+                    thread::yield_now();
+                }
+                match b.pop() {
+                    Fast::Got(i) => Some(i),
+                    // A thief is at work (its slow path), or took `j`.
+                    _ => b.lock().pop_one(),
+                }
+            })
+        };
+        let got = engine.take(Wait::Never);
+        owner_a.join().unwrap();
+        let b_got = owner_b.join().unwrap();
+        let got = got.expect("try_get found the pool empty while an index idled at every instant");
+        assert_ne!(Some(got), b_got, "index {got} held twice");
     });
 }
