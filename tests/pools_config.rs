@@ -112,17 +112,33 @@ fn a_budget_is_filled_to_within_one_buffer_per_pool() {
 mod exact {
     iobuf::buffer_pools! {
         small: 2KiB x 8,
+    }
+}
+
+#[test]
+fn a_count_is_the_capacity() {
+    exact::set_count("small", 1000).unwrap();
+    assert_eq!(exact::small().capacity(), 1000);
+    assert_eq!(exact::stats()[0].1.unwrap().available, 1000);
+}
+
+mod above_memory {
+    iobuf::buffer_pools! {
+        small: 2KiB x 8,
         #[pool(allow_overcommit)]
         sparse: 4KiB x 8,
     }
 }
 
 #[test]
-fn a_count_is_the_capacity_and_one_above_memory_is_refused_early() {
-    exact::set_count("small", 1000).unwrap();
+#[cfg_attr(
+    miri,
+    ignore = "Miri does not model the machine's memory (sysconf), so nothing refuses the count"
+)]
+fn a_count_above_memory_is_refused_by_set_count() {
     // 2^31 buffers of 2 KiB (4 TiB): above this machine's memory, refused
     // by `set_count` itself, naming the remedy.
-    let err = exact::set_count("small", 1 << 31).unwrap_err();
+    let err = above_memory::set_count("small", 1 << 31).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("pool `small`"), "{msg}");
@@ -130,11 +146,33 @@ fn a_count_is_the_capacity_and_one_above_memory_is_refused_early() {
     assert!(msg.contains("#[pool(allow_overcommit)]"), "{msg}");
     // An entry that allows overcommit takes it (8 TiB; not created here:
     // its bitmap alone would be 8 GiB).
-    exact::set_count("sparse", 1 << 31).unwrap();
-    exact::set_count("sparse", 5).unwrap();
+    above_memory::set_count("sparse", 1 << 31).unwrap();
+    above_memory::set_count("sparse", 5).unwrap();
     // The refused count changed nothing.
-    assert_eq!(exact::small().capacity(), 1000);
-    assert_eq!(exact::sparse().capacity(), 5);
+    assert_eq!(above_memory::small().capacity(), 8);
+    assert_eq!(above_memory::sparse().capacity(), 5);
+}
+
+mod budget_above_memory {
+    iobuf::buffer_pools! {
+        tiny: 64 x 8,
+        // 64 TiB declared: more than any machine this runs on.
+        huge: 1GiB x 65_536,
+    }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri does not model the machine's memory (sysconf), so nothing refuses the count"
+)]
+fn a_budget_that_leaves_a_pool_above_memory_changes_nothing() {
+    // Halved, `huge` would still be 32 TiB, a count `set_count` refuses:
+    // so the budget is refused before `tiny` (first in order) is halved.
+    let err = budget_above_memory::set_budget(32 << 40).unwrap_err();
+    assert!(err.to_string().contains("pool `huge`"), "{err}");
+    assert!(err.to_string().contains("physical memory"), "{err}");
+    assert_eq!(budget_above_memory::tiny().capacity(), 8);
 }
 
 mod declared_too_large {

@@ -210,6 +210,9 @@ impl<T: BufferTier> BoundedPool<T> {
     /// backed (its buffers and free-index bitmap above the machine's
     /// physical memory) is refused now rather than failing later as an
     /// out-of-memory. [`PoolConfig::allow_overcommit`] lets it through.
+    /// (Where the OS does not report its memory, `sysconf(_SC_PHYS_PAGES)`
+    /// failing, nothing is refused on that ground; a cgroup limit below
+    /// the machine's memory is not consulted.)
     ///
     /// # Errors
     ///
