@@ -277,7 +277,7 @@ fn bad_arguments_are_refused() {
             "{entries}: {err}"
         );
     }
-    // 65 537 buffers round up to 131 072: ids beyond u16.
+    // 65 537 buffers: id 65 536 is beyond u16.
     let big: &'static BoundedPool<PicoBuffer> = leaked(65_537);
     let err = BufRing::new(&uring, big, 0, 8).unwrap_err();
     assert!(err.to_string().contains("beyond u16"), "{err}");

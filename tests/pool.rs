@@ -12,11 +12,80 @@ mod common;
 use common::resident_bytes;
 
 #[test]
-fn capacity_is_rounded_up_to_a_power_of_two() {
-    for (asked, got) in [(1, 1), (2, 2), (3, 4), (5, 8), (1000, 1024), (1024, 1024)] {
+fn capacity_is_exactly_what_was_asked() {
+    for asked in [1, 2, 3, 5, 33, 1000, 1024, 1025] {
         let pool = PicoBufferPool::new(asked).unwrap();
-        assert_eq!(pool.capacity(), got, "asked {asked}");
-        assert_eq!(pool.available(), got);
+        assert_eq!(pool.capacity(), asked);
+        assert_eq!(pool.available(), asked);
+        assert_eq!(pool.iovecs().len(), asked);
+        assert_eq!(
+            BoundedPool::from_fn(asked, |i| i).unwrap().capacity(),
+            asked
+        );
+    }
+}
+
+/// Odd capacities, caches off and on: four threads take every buffer
+/// between them (blocking gets, which take buffers idle in other threads'
+/// caches too), each index `0..capacity` exactly once; then `try_get` says
+/// `WouldBlock` on every thread; all back, and again.
+#[test]
+fn odd_capacities_hand_out_every_index_exactly_once() {
+    const THREADS: usize = 4;
+    let sizes: &[usize] = if cfg!(miri) {
+        &[1, 3, 33]
+    } else {
+        &[1, 3, 33, 1000, 1025]
+    };
+    for &capacity in sizes {
+        for cache in [0, 1, 8] {
+            let config = PoolConfig::new().thread_cache(cache);
+            let pool = PicoBufferPool::with_config(capacity, config).unwrap();
+            assert_eq!(pool.capacity(), capacity);
+            for round in 0..2 {
+                let taken = std::sync::atomic::AtomicUsize::new(0);
+                let empty = std::sync::Barrier::new(THREADS);
+                let held: Vec<BufIndex> = std::thread::scope(|s| {
+                    let threads: Vec<_> = (0..THREADS)
+                        .map(|_| {
+                            s.spawn(|| {
+                                let mut mine = Vec::new();
+                                // Claim a share first, so that no more than
+                                // `capacity` gets ever run: each returns.
+                                while taken.fetch_add(1, Ordering::SeqCst) < capacity {
+                                    mine.push(pool.get_index());
+                                }
+                                empty.wait();
+                                let err = pool.try_get_index().unwrap_err();
+                                assert_eq!(err, Error::WouldBlock, "capacity {capacity}");
+                                mine
+                            })
+                        })
+                        .collect();
+                    threads
+                        .into_iter()
+                        .flat_map(|t| t.join().unwrap())
+                        .collect()
+                });
+                let mut seen = vec![false; capacity];
+                for token in &held {
+                    let i = token.index() as usize;
+                    assert!(i < capacity, "index {i} of capacity {capacity}");
+                    assert!(
+                        !seen[i],
+                        "index {i} twice (capacity {capacity}, round {round})"
+                    );
+                    seen[i] = true;
+                }
+                assert_eq!(held.len(), capacity);
+                assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
+                assert_eq!(pool.available(), 0);
+                for token in held {
+                    pool.put(token);
+                }
+                assert_eq!(pool.available(), capacity, "cache {cache}");
+            }
+        }
     }
 }
 
@@ -34,6 +103,42 @@ fn bad_capacity_is_invalid_capacity() {
     }
     let msg = PicoBufferPool::new(0).unwrap_err().to_string();
     assert!(msg.contains("invalid capacity 0"), "{msg}");
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri does not model the machine's memory (sysconf), so nothing refuses the count"
+)]
+fn a_pool_beyond_physical_memory_is_refused_unless_overcommit_is_allowed() {
+    // 2^31 buffers of 2 KiB: 4 TiB, more than this machine has.
+    let err = SmallBufferPool::new(1 << 31).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("2147483648 buffers of 2048 bytes"), "{msg}");
+    assert!(msg.contains("physical memory"), "{msg}");
+    assert!(msg.contains("PoolConfig::allow_overcommit(true)"), "{msg}");
+    // `from_fn` too, before it makes a single item.
+    let err = BoundedPool::from_fn(1 << 31, |_| -> [u8; 4096] { unreachable!() }).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    // 65 536 buffers of 128 MiB: 8 TiB of address space (a 256 KiB
+    // bitmap). Refused, then allowed: the slab is reserved, not committed,
+    // so the kernel lends the address space unless it is in strict
+    // accounting mode (`vm.overcommit_memory = 2`), where it refuses.
+    let err = TitanBufferPool::new(65_536).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    let config = PoolConfig::new().allow_overcommit(true);
+    let strict = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
+        .is_ok_and(|mode| mode.trim() == "2");
+    match TitanBufferPool::with_config(65_536, config) {
+        Ok(pool) => {
+            assert!(!strict);
+            assert_eq!(pool.capacity(), 65_536);
+            let mut buf = pool.get(); // one buffer committed, as it is written
+            buf.0[0] = 1;
+        }
+        Err(err) => assert!(strict && matches!(err, Error::Alloc { .. }), "{err}"),
+    }
 }
 
 #[test]
@@ -350,13 +455,14 @@ fn from_fn_builds_any_type_and_drops_every_item() {
         }
     }
     let pool = BoundedPool::from_fn(5, Tracked).unwrap();
-    assert_eq!(pool.capacity(), 8);
+    assert_eq!(pool.capacity(), 5);
     // Held together: a buffer dropped at once may be the next one taken.
-    let held: Vec<_> = (0..8).map(|_| pool.try_get().unwrap()).collect();
+    let held: Vec<_> = (0..5).map(|_| pool.try_get().unwrap()).collect();
+    assert_eq!(pool.try_get().unwrap_err(), Error::WouldBlock);
     let mut seen: Vec<usize> = held.iter().map(|g| g.0).collect();
     drop(held);
     seen.sort();
-    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+    assert_eq!(seen, (0..5).collect::<Vec<_>>());
     let mut t = pool.get_index();
     pool.set_value(&mut t, Tracked(100));
     assert_eq!(
@@ -366,7 +472,7 @@ fn from_fn_builds_any_type_and_drops_every_item() {
     );
     pool.put(t);
     drop(pool);
-    assert_eq!(DROPS.load(Ordering::SeqCst), 9);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 6);
 }
 
 #[test]

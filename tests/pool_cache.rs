@@ -33,9 +33,10 @@ fn default_cache_scales_with_capacity_and_is_off_for_tiny_pools() {
     assert_eq!(PicoBufferPool::new(32).unwrap().thread_cache_capacity(), 0);
     assert_eq!(
         PicoBufferPool::new(63).unwrap().thread_cache_capacity(),
-        4,
-        "rounds up to 64"
+        0,
+        "63 buffers stay 63: below 64, off"
     );
+    assert_eq!(PicoBufferPool::new(64).unwrap().thread_cache_capacity(), 4);
     assert_eq!(
         PicoBufferPool::new(1024).unwrap().thread_cache_capacity(),
         64

@@ -251,6 +251,11 @@ ring_only_stress_tests! {
     free_only_capacity_64_threads_8: 64, 8;
     free_only_capacity_128_threads_4: 128, 4;
     free_only_capacity_8192_threads_8: 8192, 8;
+    // Capacities that are no power of two: the last word partly used
+    // (33: four words of 9, the last with 6; 1025: 33 words, the last
+    // with one index).
+    free_only_capacity_33_threads_4: 33, 4;
+    free_only_capacity_1025_threads_8: 1025, 8;
 }
 
 macro_rules! cached_stress_tests {
@@ -269,6 +274,9 @@ cached_stress_tests! {
     cached_capacity_64_threads_8_cache_16: 64, 8, 16;
     // Refills of up to one word (32) per RMW and spills in sorted chunks.
     cached_capacity_8192_threads_8_cache_256: 8192, 8, 256;
+    // No power of two: 3 buffers, caches of 2; 1000, caches of 64.
+    cached_capacity_3_threads_4_cache_2: 3, 4, 2;
+    cached_capacity_1000_threads_8_cache_64: 1000, 8, 64;
 }
 
 /// The exact empty answer: `threads` threads each hold at most one of

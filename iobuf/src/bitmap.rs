@@ -178,6 +178,29 @@ pub(crate) fn returned(index: u32) {
     });
 }
 
+/// Indices per word and words for `capacity` indices over at least
+/// `spread` words (where there are that many indices). Any capacity: the
+/// last word may be partly used (its bits at and above the capacity are
+/// never set: B1).
+fn layout(capacity: usize, spread: usize) -> (usize, usize) {
+    // At least `spread` words where there are that many indices, and as
+    // many as 32 indices take beyond that.
+    let wanted = capacity
+        .div_ceil(BITS as usize)
+        .max(capacity.min(spread))
+        .max(1);
+    let per = capacity.div_ceil(wanted).max(1);
+    (per, capacity.div_ceil(per).max(1))
+}
+
+/// The bytes a [`Bitmap::new_full`] of `capacity` indices allocates (its
+/// words, each on a cache line of its own): what a pool costs beyond its
+/// items, committed at creation.
+pub(crate) fn bytes_for(capacity: usize) -> usize {
+    let (_, words) = layout(capacity, SPREAD);
+    words.saturating_mul(std::mem::size_of::<CachePadded<AtomicU64>>())
+}
+
 /// A bitmap of the free indices of `0..capacity`.
 pub(crate) struct Bitmap {
     words: Box<[CachePadded<AtomicU64>]>,
@@ -198,14 +221,7 @@ impl Bitmap {
     /// [`new_full`](Self::new_full) over at least `spread` words (where
     /// there are that many indices).
     pub(crate) fn spread_over(capacity: usize, spread: usize) -> Bitmap {
-        // At least `spread` words where there are that many indices, and
-        // as many as 32 indices take beyond that.
-        let wanted = capacity
-            .div_ceil(BITS as usize)
-            .max(capacity.min(spread))
-            .max(1);
-        let per = capacity.div_ceil(wanted).max(1);
-        let words = capacity.div_ceil(per).max(1);
+        let (per, words) = layout(capacity, spread);
         let words = (0..words)
             .map(|w| {
                 let first = w * per;
@@ -529,6 +545,38 @@ mod unit {
             let b = Bitmap::new_full(capacity);
             assert_eq!((b.words.len(), b.per), (words, per), "capacity {capacity}");
             assert_eq!(b.len(), capacity);
+        }
+    }
+
+    #[test]
+    fn any_capacity_fills_its_last_word_partly() {
+        // Capacities that are no power of two leave the last word partly
+        // used: exactly `capacity` indices, each once, none beyond (B1).
+        for capacity in [33, 97, 1000, 1025, 4097] {
+            let b = Bitmap::new_full(capacity);
+            assert_eq!(b.len(), capacity);
+            let mut seen = vec![false; capacity];
+            while let Some(i) = b.take(0) {
+                let i = i as usize;
+                assert!(i < capacity && !seen[i], "capacity {capacity}: index {i}");
+                seen[i] = true;
+            }
+            assert!(seen.iter().all(|&s| s), "capacity {capacity}");
+            // Batches too: every index back in one call, then out again.
+            b.put_batch(&(0..capacity as u32).collect::<Vec<_>>());
+            let mut taken = 0;
+            loop {
+                let n = b.take_batch(taken, 32, |i| assert!((i as usize) < capacity));
+                if n == 0 {
+                    break;
+                }
+                taken += n as usize;
+            }
+            assert_eq!((taken, b.len()), (capacity, 0), "capacity {capacity}");
+            assert_eq!(
+                super::bytes_for(capacity),
+                b.words.len() * std::mem::size_of_val(&b.words[0])
+            );
         }
     }
 

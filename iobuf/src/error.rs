@@ -35,7 +35,8 @@ pub enum Error {
         requested: usize,
     },
     /// An argument was out of its domain (an alignment that is not a power of
-    /// two, a zero count, a size that overflows `usize`, …).
+    /// two, a zero count, a size that overflows `usize`, a pool whose memory
+    /// is above the machine's physical memory, …).
     InvalidArgument {
         /// What was wrong, with the offending values.
         reason: String,

@@ -428,7 +428,8 @@ pub mod __private {
     }
 
     pub use crate::pools_macro::{
-        DeclaredPool, LazyPool, SetMember, debug_buffer, set_budget, set_count, too_large,
+        DeclaredPool, LazyPool, PoolSet, SetGuard, SetMember, debug_buffer, set_budget, set_count,
+        too_large,
     };
     pub use iobuf_macros::__buffer_pools;
 }

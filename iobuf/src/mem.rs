@@ -104,6 +104,48 @@ pub fn page_size() -> usize {
     }
 }
 
+/// The machine's physical memory in bytes (`sysconf(_SC_PHYS_PAGES)` times
+/// the page size), asked of the OS on each call (memory can be hot-plugged);
+/// `None` where the OS cannot say, and under Miri, which does not model it.
+/// A cgroup or `RLIMIT_AS` limit below it is not taken into account.
+pub(crate) fn physical_memory() -> Option<usize> {
+    #[cfg(all(
+        not(miri),
+        any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+        )
+    ))]
+    {
+        // SAFETY: sysconf has no preconditions; it only reads a value the
+        // OS keeps.
+        let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+        // -1: the OS cannot say.
+        let pages = usize::try_from(pages).ok().filter(|&p| p > 0)?;
+        Some(pages.saturating_mul(page_size()))
+    }
+    #[cfg(not(all(
+        not(miri),
+        any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+        )
+    )))]
+    {
+        None
+    }
+}
+
 /// How [`AlignedMem`] should obtain its memory, beyond size and alignment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct MapOptions {

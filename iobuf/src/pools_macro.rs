@@ -2,7 +2,9 @@
 //! its expansion uses (re-exported, hidden, from `__private`).
 
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 
@@ -44,12 +46,14 @@ use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 ///   (bytes). It is written `2KiB` or `2 KiB`, with `_` separators or in
 ///   hex: `0x8KiB`. In hex, a bare `B` is a hex digit, so write a byte count
 ///   in hex without a unit.
-/// - `COUNT` is the number of buffers, `1..=2^31`. As with
-///   [`BoundedPool::new`], the pool rounds it up to a power of two.
+/// - `COUNT` is the number of buffers, `1..=2^31`: the pool's exact
+///   capacity, as with [`BoundedPool::new`].
 /// - Doc comments on an entry document its buffer type and its accessor.
 ///   Other attributes go on the buffer type.
 /// - `#[pool(...)]` sets [`PoolConfig`] options: `zero_on_return`,
-///   `huge_pages`, `lock_memory`, `prefault`, and `thread_cache = N`
+///   `huge_pages`, `lock_memory`, `prefault`, `allow_overcommit` (a count
+///   whose memory is above the machine's physical memory is then no
+///   error, in `set_count` or at creation), and `thread_cache = N`
 ///   (buffers per thread cache, at most
 ///   [`MAX_THREAD_CACHE`](crate::pool::MAX_THREAD_CACHE); 0 turns caching
 ///   off).
@@ -90,8 +94,12 @@ use crate::{BoundedPool, BufferTier, Error, PoolConfig};
 /// - sizes at run time, before the pools' first use: `fn set_count(name,
 ///   count) -> Result<(), iobuf::Error>` (a count read from a configuration
 ///   replaces the declared one) and `fn set_budget(bytes)` (scales every
-///   count down by one factor to fit); both fail, changing nothing, once a
-///   pool was created or for a bad name or count;
+///   count by one factor, rounded down, to fit: within one buffer per pool
+///   of the budget); both fail, changing nothing, once a pool was created
+///   (or is being created) or for a bad name or count (0, above 2^31, or
+///   above the machine's memory). They share one lock with the pools'
+///   creation: a `set_budget` racing a first use on another thread
+///   changes every count or none;
 /// - `fn stats() -> [(&str, Option<PoolStats>); N]`: every pool by name,
 ///   `None` for one not created yet.
 ///
@@ -120,6 +128,56 @@ macro_rules! buffer_pools {
     };
 }
 
+/// The lock one `buffer_pools!` set's sizing and its pools' creation share,
+/// so that `set_budget` changes every count or none.
+///
+/// Under it, a count is set (`set_count`, `set_budget`) and a pool's count
+/// is made final (*frozen*) just before the pool is created; the creation
+/// itself (allocating the slab, writing the bitmap: slow for a large pool,
+/// seconds with `prefault`) runs outside it, so one pool's first use never
+/// waits for another pool's creation. A frozen count can no longer change:
+/// `set_count` and `set_budget` fail, changing nothing, once any pool of
+/// the set they touch is frozen. A creation that fails thaws its count, so
+/// a smaller count can be set and tried again.
+#[derive(Debug)]
+pub struct PoolSet {
+    lock: Mutex<()>,
+}
+
+impl PoolSet {
+    /// A set with no count frozen.
+    pub const fn new() -> Self {
+        PoolSet {
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Holds the set's lock (a few loads and stores under it, never a
+    /// creation).
+    pub fn lock(&self) -> SetGuard<'_> {
+        SetGuard {
+            set: self,
+            // A panic under this lock leaves the members' states whole:
+            // each is one atomic store.
+            _held: self.lock.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+impl Default for PoolSet {
+    fn default() -> Self {
+        PoolSet::new()
+    }
+}
+
+/// Proof that a [`PoolSet`]'s lock is held: what reading and changing its
+/// members' counts takes.
+#[derive(Debug)]
+pub struct SetGuard<'a> {
+    set: &'a PoolSet,
+    _held: MutexGuard<'a, ()>,
+}
+
 /// A pool created on first use, for `buffer_pools!` singletons.
 #[derive(Debug)]
 pub struct LazyPool<T> {
@@ -127,53 +185,96 @@ pub struct LazyPool<T> {
     name: &'static str,
     /// The declared count.
     count: usize,
-    /// A count set at run time (`set_count`), before creation. Creation
-    /// reads it under this lock, and `set_count` checks under it that the
-    /// pool was not created yet, so a count is never set too late unseen.
-    configured: Mutex<Option<usize>>,
     config: PoolConfig,
+    /// The set whose lock guards `configured` and `frozen`.
+    set: &'static PoolSet,
+    /// A count set at run time (`set_count`, `set_budget`); 0 for none.
+    /// Read and written only under the set's lock.
+    configured: AtomicUsize,
+    /// The count is final: the pool is being or was created with it. Set
+    /// under the set's lock by the creator, before it creates the pool;
+    /// cleared again (under the lock) if the creation fails.
+    frozen: AtomicBool,
+    /// Held by the one thread creating the pool; other first uses of this
+    /// pool wait on it (not on the set's lock).
+    creating: Mutex<()>,
 }
 
 impl<T: BufferTier> LazyPool<T> {
-    /// A pool of `count` buffers of `T`, named `name` in messages.
-    pub const fn new(name: &'static str, count: usize, config: PoolConfig) -> Self {
+    /// A pool of `count` buffers of `T`, named `name` in messages, one of
+    /// `set`.
+    pub const fn new(
+        name: &'static str,
+        count: usize,
+        config: PoolConfig,
+        set: &'static PoolSet,
+    ) -> Self {
         LazyPool {
             cell: OnceLock::new(),
             name,
             count,
-            configured: Mutex::new(None),
             config,
+            set,
+            configured: AtomicUsize::new(0),
+            frozen: AtomicBool::new(false),
+            creating: Mutex::new(()),
         }
     }
 
     /// The count the pool is (or will be) created with: set at run time,
-    /// or declared.
+    /// or declared. Takes the set's lock while the pool is not created.
     pub fn count(&self) -> usize {
         match self.cell.get() {
             Some(pool) => pool.capacity(),
-            None => self.lock().unwrap_or(self.count),
+            None => self.count_locked(&self.set.lock()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<usize>> {
-        // A panic under this lock leaves the option whole.
-        self.configured.lock().unwrap_or_else(|e| e.into_inner())
+    fn count_locked(&self, set: &SetGuard<'_>) -> usize {
+        debug_assert!(std::ptr::eq(set.set, self.set), "another set's lock");
+        // ORDERING: Relaxed: read and written only under the set's lock,
+        // which orders them.
+        match self.configured.load(Relaxed) {
+            0 => self.count,
+            n => n,
+        }
+    }
+
+    fn frozen_locked(&self, set: &SetGuard<'_>) -> bool {
+        debug_assert!(std::ptr::eq(set.set, self.set), "another set's lock");
+        // ORDERING: Relaxed: under the set's lock, as `configured`.
+        self.frozen.load(Relaxed)
     }
 
     /// Sets the number of buffers, before the pool is first used.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] if the pool was already created, or
-    /// `count` is 0 or above 2^31.
+    /// [`Error::InvalidArgument`] if the pool was already created (or is
+    /// being created), or `count` is 0, above 2^31, or more buffers than
+    /// the machine's physical memory holds (unless the entry allows
+    /// overcommit).
     pub fn set_count(&self, count: usize) -> Result<(), Error> {
-        let mut configured = self.lock();
-        if let Some(pool) = self.cell.get() {
+        let set = self.set.lock();
+        self.check_count(&set, count)?;
+        self.store_count(&set, count);
+        Ok(())
+    }
+
+    /// Whether `count` may be stored now: the pool's count is not frozen,
+    /// and `count` is one the pool can be created with.
+    fn check_count(&self, set: &SetGuard<'_>, count: usize) -> Result<(), Error> {
+        if self.frozen_locked(set) {
+            let when = if self.cell.get().is_some() {
+                "was already created"
+            } else {
+                "is being created"
+            };
             return Err(Error::invalid(format!(
-                "buffer_pools!: pool `{}` was already created (with {} buffers); set counts \
-                 before its first use or `init`",
+                "buffer_pools!: pool `{}` {when} (with {} buffers); set counts before its first \
+                 use or `init`",
                 self.name,
-                pool.capacity()
+                self.count_locked(set)
             )));
         }
         if count == 0 || count > crate::bitmap::MAX_CAPACITY {
@@ -182,8 +283,24 @@ impl<T: BufferTier> LazyPool<T> {
                 self.name
             )));
         }
-        *configured = Some(count);
+        if !self.config.allow_overcommit
+            && let Some(why) = crate::pool::beyond_memory(count, T::SIZE)
+        {
+            return Err(Error::invalid(format!(
+                "buffer_pools!: pool `{}`: {why}; set fewer, or allow it with \
+                 `#[pool(allow_overcommit)]`",
+                self.name
+            )));
+        }
         Ok(())
+    }
+
+    /// Stores a count [`check_count`](Self::check_count) accepted under the
+    /// same hold of the lock.
+    fn store_count(&self, set: &SetGuard<'_>, count: usize) {
+        debug_assert!(!self.frozen_locked(set) && count != 0);
+        // ORDERING: Relaxed: under the set's lock, as `count_locked`.
+        self.configured.store(count, Relaxed);
     }
 
     /// The pool, created now if it was not yet.
@@ -202,50 +319,81 @@ impl<T: BufferTier> LazyPool<T> {
     #[cold]
     fn create_or_panic(&'static self) -> &'static BoundedPool<T> {
         self.init().unwrap_or_else(|err| {
+            let count = self.count();
             panic!(
-                "buffer_pools!: cannot create pool `{}` ({} x {} bytes = {} bytes): {err}",
+                "buffer_pools!: cannot create pool `{}` ({count} x {} bytes = {} bytes): {err}",
                 self.name,
-                self.count,
                 T::SIZE,
-                self.count.saturating_mul(T::SIZE)
+                count.saturating_mul(T::SIZE)
             )
         })
     }
 
     /// Creates the pool if it was not yet.
     ///
+    /// Freezes its count under the set's lock, then creates it outside
+    /// that lock: other pools of the set are not held up, and a concurrent
+    /// `set_count` or `set_budget` lands wholly before (and is used) or
+    /// fails, changing nothing. Concurrent first uses of this pool wait
+    /// for the one creating it.
+    ///
     /// # Errors
     ///
-    /// What [`BoundedPool::with_config`] reports.
+    /// What [`BoundedPool::with_config`] reports; the count is then thawed,
+    /// so it can be changed and creation tried again.
     pub fn init(&'static self) -> Result<&'static BoundedPool<T>, Error> {
         if let Some(pool) = self.cell.get() {
             return Ok(pool);
         }
-        // Under the lock: a concurrent `set_count` lands before (and is
-        // used) or after (and fails).
-        let configured = self.lock();
+        // A panic while creating leaves nothing half-done here: the cell is
+        // empty and the count thawed (`Thaw`).
+        let _creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pool) = self.cell.get() {
             return Ok(pool);
         }
-        let count = configured.unwrap_or(self.count);
+        let count = {
+            let set = self.set.lock();
+            // ORDERING: Relaxed: under the set's lock, as `configured`.
+            self.frozen.store(true, Relaxed);
+            self.count_locked(&set)
+        };
+        let thaw = Thaw(self);
         let pool = BoundedPool::with_config(count, self.config.clone())?;
+        std::mem::forget(thaw);
         Ok(self.cell.get_or_init(|| pool))
     }
 }
 
+/// Thaws a pool's count if its creation does not finish (an error or a
+/// panic), so that it can be set again.
+struct Thaw<'a, T>(&'a LazyPool<T>);
+
+impl<T> Drop for Thaw<'_, T> {
+    fn drop(&mut self) {
+        let _set = self.0.set.lock();
+        // ORDERING: Relaxed: under the set's lock, as `configured`.
+        self.0.frozen.store(false, Relaxed);
+    }
+}
+
 /// One pool of a `buffer_pools!` set, whatever its buffer type: what the
-/// set's `set_count`, `set_budget` and `stats` go through.
+/// set's `set_count`, `set_budget` and `stats` go through. The `_locked`
+/// methods take the member's set's lock as proof.
 pub trait SetMember: Sync {
     /// The entry's name.
     fn name(&self) -> &'static str;
     /// The size of its buffers.
     fn buffer_size(&self) -> usize;
+    /// The set it belongs to.
+    fn set(&self) -> &'static PoolSet;
     /// The count it has or will be created with.
-    fn count(&self) -> usize;
-    /// Whether it was created.
-    fn created(&self) -> bool;
-    /// `LazyPool::set_count`.
-    fn set_count(&self, count: usize) -> Result<(), Error>;
+    fn count_locked(&self, set: &SetGuard<'_>) -> usize;
+    /// Whether its count is final (it is being or was created).
+    fn frozen_locked(&self, set: &SetGuard<'_>) -> bool;
+    /// Whether `count` may be set now ([`LazyPool::set_count`]'s errors).
+    fn check_count(&self, set: &SetGuard<'_>, count: usize) -> Result<(), Error>;
+    /// Sets a count `check_count` accepted under the same hold of the lock.
+    fn store_count(&self, set: &SetGuard<'_>, count: usize);
     /// Its statistics, if it was created.
     fn stats(&self) -> Option<crate::PoolStats>;
 }
@@ -257,14 +405,20 @@ impl<T: BufferTier> SetMember for LazyPool<T> {
     fn buffer_size(&self) -> usize {
         T::SIZE
     }
-    fn count(&self) -> usize {
-        LazyPool::count(self)
+    fn set(&self) -> &'static PoolSet {
+        self.set
     }
-    fn created(&self) -> bool {
-        self.cell.get().is_some()
+    fn count_locked(&self, set: &SetGuard<'_>) -> usize {
+        LazyPool::count_locked(self, set)
     }
-    fn set_count(&self, count: usize) -> Result<(), Error> {
-        LazyPool::set_count(self, count)
+    fn frozen_locked(&self, set: &SetGuard<'_>) -> bool {
+        LazyPool::frozen_locked(self, set)
+    }
+    fn check_count(&self, set: &SetGuard<'_>, count: usize) -> Result<(), Error> {
+        LazyPool::check_count(self, set, count)
+    }
+    fn store_count(&self, set: &SetGuard<'_>, count: usize) {
+        LazyPool::store_count(self, set, count);
     }
     fn stats(&self) -> Option<crate::PoolStats> {
         self.cell.get().map(BoundedPool::stats)
@@ -274,7 +428,12 @@ impl<T: BufferTier> SetMember for LazyPool<T> {
 /// `set_count(name, count)` of a set: the member named `name`.
 pub fn set_count(members: &[&dyn SetMember], name: &str, count: usize) -> Result<(), Error> {
     match members.iter().find(|m| m.name() == name) {
-        Some(m) => m.set_count(count),
+        Some(m) => {
+            let set = m.set().lock();
+            m.check_count(&set, count)?;
+            m.store_count(&set, count);
+            Ok(())
+        }
         None => {
             let names: Vec<_> = members.iter().map(|m| m.name()).collect();
             Err(Error::invalid(format!(
@@ -285,50 +444,90 @@ pub fn set_count(members: &[&dyn SetMember], name: &str, count: usize) -> Result
     }
 }
 
-/// `set_budget(bytes)` of a set: if the pools' total (counts rounded up to
-/// powers of two, as pools round them) is above `bytes`, scales every count
-/// down by the same factor, to a power of two, so that the total fits.
-/// Changes nothing on an error.
+/// `set_budget(bytes)` of a set: if the pools' total is above `bytes`,
+/// scales every count by one factor so that the total fits (see `fit`).
+/// All or nothing: under the set's lock, it checks that no pool's count is
+/// frozen and that every new count is valid before it stores any.
 pub fn set_budget(members: &[&dyn SetMember], bytes: usize) -> Result<(), Error> {
-    let total = |counts: &[usize]| -> u128 {
-        members
-            .iter()
-            .zip(counts)
-            .map(|(m, &c)| m.buffer_size() as u128 * c.next_power_of_two() as u128)
-            .sum()
+    let Some(first) = members.first() else {
+        return Ok(());
     };
-    if let Some(m) = members.iter().find(|m| m.created()) {
+    let set = first.set().lock();
+    debug_assert!(members.iter().all(|m| std::ptr::eq(m.set(), first.set())));
+    if let Some(m) = members.iter().find(|m| m.frozen_locked(&set)) {
         return Err(Error::invalid(format!(
-            "buffer_pools!: pool `{}` was already created; set the budget before any pool's \
-             first use or `init`",
+            "buffer_pools!: pool `{}` was already created (or is being created); set the \
+             budget before any pool's first use or `init`",
             m.name()
         )));
     }
-    let counts: Vec<usize> = members.iter().map(|m| m.count()).collect();
-    let now = total(&counts);
-    if now <= bytes as u128 {
-        return Ok(());
-    }
-    // The largest power of two at or below `count * bytes / now`, at
-    // least 1.
-    let scaled: Vec<usize> = counts
-        .iter()
-        .map(|&c| {
-            let want = (c as u128 * bytes as u128 / now).max(1) as usize;
-            1 << (usize::BITS - 1 - want.leading_zeros())
-        })
-        .collect();
-    let fitted = total(&scaled);
-    if fitted > bytes as u128 {
-        return Err(Error::invalid(format!(
-            "buffer_pools!: a budget of {bytes} bytes cannot hold even {fitted} bytes (each \
-             pool scaled down by the same factor, at least one buffer each)"
-        )));
+    let sizes: Vec<usize> = members.iter().map(|m| m.buffer_size()).collect();
+    let counts: Vec<usize> = members.iter().map(|m| m.count_locked(&set)).collect();
+    let scaled = fit(&sizes, &counts, bytes).ok_or_else(|| {
+        let least: u128 = sizes.iter().map(|&s| s as u128).sum();
+        Error::invalid(format!(
+            "buffer_pools!: a budget of {bytes} bytes cannot hold one buffer of every pool \
+             ({least} bytes)"
+        ))
+    })?;
+    for (m, &c) in members.iter().zip(&scaled) {
+        m.check_count(&set, c)?;
     }
     for (m, &c) in members.iter().zip(&scaled) {
-        m.set_count(c)?;
+        m.store_count(&set, c);
     }
     Ok(())
+}
+
+/// Counts of buffers of `sizes` bytes that fit in `bytes`, from `counts`
+/// that may not: unchanged if they fit; else each count scaled by one
+/// factor `k / total` and rounded down, at least 1, with `k` the largest at
+/// or below `bytes` whose counts fit (`total`: the bytes of `counts`).
+/// Normally `k` is `bytes`: each count is its proportional share rounded
+/// down, within one buffer of it, and the budget is filled to within one
+/// buffer per pool. Only where pools shrink to their one buffer (a share
+/// below one) and that pushes the total over is `k` lower: the other pools
+/// give up the difference. `None` if one buffer each is already too much.
+pub(crate) fn fit(sizes: &[usize], counts: &[usize], bytes: usize) -> Option<Vec<usize>> {
+    let bytes = bytes as u128;
+    let sum = |counts: &[usize]| -> u128 {
+        sizes
+            .iter()
+            .zip(counts)
+            .map(|(&s, &c)| s as u128 * c as u128)
+            .sum()
+    };
+    let total = sum(counts);
+    if total <= bytes {
+        return Some(counts.to_vec());
+    }
+    // Below `total`, `c * k / total < c <= 2^31`, so it fits a usize; and
+    // `c * k < 2^31 * 2^64` fits a u128.
+    let at = |k: u128| -> Vec<usize> {
+        counts
+            .iter()
+            .map(|&c| ((c as u128 * k / total) as usize).max(1))
+            .collect()
+    };
+    let fits = |k: u128| sum(&at(k)) <= bytes;
+    if fits(bytes) {
+        return Some(at(bytes));
+    }
+    if !fits(0) {
+        return None;
+    }
+    // The counts only grow with `k`: bisect between a `k` that fits (`lo`)
+    // and one that does not (`hi`).
+    let (mut lo, mut hi) = (0, bytes);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(at(lo))
 }
 
 /// A buffer type declared by `buffer_pools!`, with its singleton.
@@ -349,4 +548,44 @@ pub fn too_large(len: usize, largest: usize) -> Error {
     Error::invalid(format!(
         "no declared pool holds {len} bytes; the largest holds {largest}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_budget_is_filled_to_within_one_buffer_per_pool() {
+        // Shares with fractions: 100 000 x 2 KiB + 1000 x 128 KiB into 64 MiB.
+        let (sizes, counts, bytes) = ([2048, 131_072], [100_000, 1000], 64 << 20);
+        let got = fit(&sizes, &counts, bytes).unwrap();
+        let total: usize = sizes.iter().zip(&got).map(|(s, c)| s * c).sum();
+        assert!(total <= bytes, "{got:?}: {total}");
+        assert!(bytes - total < 2048 + 131_072, "{got:?}: {total}");
+        let all: usize = sizes.iter().zip(&counts).map(|(s, c)| s * c).sum();
+        for (&c, &g) in counts.iter().zip(&got) {
+            let share = c as f64 * bytes as f64 / all as f64;
+            assert!(
+                g as f64 <= share && share - (g as f64) < 1.0,
+                "{g} for {share}"
+            );
+        }
+        assert_eq!(got, [19_980, 199]);
+    }
+
+    #[test]
+    fn counts_that_fit_stay_and_one_each_is_the_floor() {
+        assert_eq!(fit(&[10, 20], &[3, 5], 130), Some(vec![3, 5]));
+        assert_eq!(fit(&[10, 20], &[3, 5], 30), Some(vec![1, 1]));
+        assert_eq!(fit(&[10, 20], &[3, 5], 29), None);
+    }
+
+    #[test]
+    fn pools_held_at_one_buffer_leave_the_rest_to_the_others() {
+        // The small pool's share is half a buffer, so it keeps one; the
+        // large pool's share, 50, no longer fits beside it: 49.
+        let (sizes, counts) = ([2048, 131_072], [1, 100]);
+        let bytes = 131_072 * 50 + 1024;
+        assert_eq!(fit(&sizes, &counts, bytes), Some(vec![1, 49]));
+    }
 }

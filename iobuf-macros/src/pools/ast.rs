@@ -54,16 +54,19 @@ pub(crate) struct Options {
     pub huge_pages: Option<Span>,
     pub lock_memory: Option<Span>,
     pub prefault: Option<Span>,
+    /// `allow_overcommit`: a count above the machine's memory is no error.
+    pub allow_overcommit: Option<Span>,
     /// `thread_cache = N`: buffers per thread cache (0 turns caching off).
     pub thread_cache: Option<(u128, Span)>,
 }
 
 /// The `#[pool(...)]` option names, for messages.
-pub(crate) const OPTIONS: [&str; 5] = [
+pub(crate) const OPTIONS: [&str; 6] = [
     "zero_on_return",
     "huge_pages",
     "lock_memory",
     "prefault",
+    "allow_overcommit",
     "thread_cache = N",
 ];
 
@@ -314,6 +317,8 @@ fn parse_options(attr: &Attribute, options: &mut Options, late: &mut Errors) {
             &mut options.lock_memory
         } else if meta.path.is_ident("prefault") {
             &mut options.prefault
+        } else if meta.path.is_ident("allow_overcommit") {
+            &mut options.allow_overcommit
         } else {
             let name = meta
                 .path

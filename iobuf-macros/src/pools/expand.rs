@@ -54,6 +54,10 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
     quote! {
         #(#per_entry)*
 
+        /// The lock the set's `set_count`, `set_budget` and its pools'
+        /// creation share (`PoolSet`): a budget changes every count or none.
+        static __POOL_SET: #k::__private::PoolSet = #k::__private::PoolSet::new();
+
         /// Creates every pool declared here now, rather than on first use, and
         /// reports the first that fails.
         ///
@@ -228,9 +232,9 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
         }
 
         /// The bytes of every buffer of every pool declared here: the sum of
-        /// `SIZE x COUNT` (each pool rounds its count up to a power of two).
-        /// The declared counts; see `set_count` and `set_budget` for counts
-        /// set at run time.
+        /// `SIZE x COUNT` of the declared counts (each pool has exactly its
+        /// count); see `set_count` and `set_budget` for counts set at run
+        /// time.
         #[allow(dead_code)]
         pub const TOTAL_BYTES: usize = #total;
 
@@ -241,27 +245,41 @@ pub(crate) fn pools(invocation: &Invocation) -> TokenStream {
 
         /// Sets the number of buffers of the pool declared as `name`, before
         /// its first use (or `init`): for counts read from a configuration at
-        /// start-up. The declared count is the default. As declared counts,
-        /// it is rounded up to a power of two.
+        /// start-up. The declared count is the default. The pool gets exactly
+        /// `count` buffers. Takes the set's lock (held for a few loads and
+        /// stores, never across a pool's creation).
         ///
         /// # Errors
         ///
         /// `Error::InvalidArgument` if no pool is named `name`, the pool was
-        /// already created, or `count` is 0 or above 2^31.
+        /// already created (or is being created), or `count` is 0, above
+        /// 2^31, or more buffers than the machine's physical memory holds
+        /// (unless the entry has `#[pool(allow_overcommit)]`). Nothing
+        /// changes then.
         #[allow(dead_code)]
         pub fn set_count(name: &str, count: usize) -> #core::result::Result<(), #k::Error> {
             #k::__private::set_count(&__members(), name, count)
         }
 
         /// Fits the set into `bytes` of memory, before any pool's first use:
-        /// if the pools' total (their counts rounded up to powers of two) is
-        /// above `bytes`, every count is scaled down by the same factor, to a
-        /// power of two, at least 1. Call it after any `set_count`.
+        /// if the pools' total (`SIZE x count` summed) is above `bytes`, every
+        /// count is scaled by the same factor, `bytes / total`, and rounded
+        /// down, at least 1: the total fits, each pool is within one buffer
+        /// of its share, and the budget is filled to within one buffer per
+        /// pool. (Where a pool's share is below one buffer it keeps one, and
+        /// if that pushes the total over, the larger pools give up the
+        /// difference.) Call it after any `set_count`.
+        ///
+        /// All or nothing: it takes the set's lock, which every pool's first
+        /// use also takes to make its count final, so a pool created on
+        /// another thread meanwhile either gets its new count or makes this
+        /// call fail before it changes any count.
         ///
         /// # Errors
         ///
-        /// `Error::InvalidArgument` if a pool was already created, or `bytes`
-        /// cannot hold one buffer of every pool. Nothing changes then.
+        /// `Error::InvalidArgument` if a pool was already created (or is
+        /// being created), or `bytes` cannot hold one buffer of every pool.
+        /// Nothing changes then.
         #[allow(dead_code)]
         pub fn set_budget(bytes: usize) -> #core::result::Result<(), #k::Error> {
             #k::__private::set_budget(&__members(), bytes)
@@ -344,6 +362,7 @@ fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
         ("huge_pages", e.options.huge_pages),
         ("lock_memory", e.options.lock_memory),
         ("prefault", e.options.prefault),
+        ("allow_overcommit", e.options.allow_overcommit),
     ]
     .into_iter()
     .filter(|(_, on)| on.is_some())
@@ -407,6 +426,7 @@ fn entry_items(k: &TokenStream, e: &Entry) -> TokenStream {
                     #name_str,
                     #count,
                     #k::PoolConfig::new() #(#options)*,
+                    &__POOL_SET,
                 );
                 &POOL
             }

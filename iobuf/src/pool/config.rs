@@ -47,6 +47,19 @@ pub struct PoolConfig {
     /// the owner's fast path would need a full fence per operation, which
     /// costs more than the shared bitmap.
     pub thread_cache: Option<usize>,
+    /// Create the pool even when its buffers (with the free-index bitmap)
+    /// need more bytes than the machine's physical memory. Off, such a
+    /// pool is an [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// at creation: usually a mistyped count, which would otherwise surface
+    /// as an out-of-memory much later. On, for a deliberate overcommit: the
+    /// slab is committed lazily, so a pool whose buffers are never all
+    /// written at once can exceed RAM (the bitmap, 4 bytes per buffer, is
+    /// still committed at creation). With [`lock_memory`](Self::lock_memory)
+    /// or [`prefault`](Self::prefault) the whole slab is committed at
+    /// creation, so what the machine cannot back fails then
+    /// ([`Error::Alloc`](crate::Error::Alloc), or the OS's out-of-memory
+    /// handling) whatever this says.
+    pub allow_overcommit: bool,
 }
 
 /// The largest thread cache: the one limit that [`PoolConfig::thread_cache`]
@@ -82,6 +95,7 @@ impl PoolConfig {
             lock_memory: false,
             prefault: false,
             thread_cache: None,
+            allow_overcommit: false,
         }
     }
 
@@ -142,6 +156,27 @@ impl PoolConfig {
     #[must_use = "builder methods return the changed config"]
     pub const fn thread_cache(mut self, buffers: usize) -> Self {
         self.thread_cache = Some(buffers);
+        self
+    }
+
+    /// Sets [`allow_overcommit`](Self::allow_overcommit): create the pool
+    /// even when it needs more memory than the machine has.
+    ///
+    /// ```
+    /// use iobuf::{Error, PoolConfig, SmallBufferPool};
+    ///
+    /// // 2^31 buffers of 2 KiB: 4 TiB, more than this machine has.
+    /// let err = SmallBufferPool::new(1 << 31).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    /// assert!(err.to_string().contains("physical memory"), "{err}");
+    /// // Allowed, the check is skipped (creating it would still commit an
+    /// // 8 GiB bitmap, so this example stops here).
+    /// let config = PoolConfig::new().allow_overcommit(true);
+    /// assert!(config.allow_overcommit);
+    /// ```
+    #[must_use = "builder methods return the changed config"]
+    pub const fn allow_overcommit(mut self, on: bool) -> Self {
+        self.allow_overcommit = on;
         self
     }
 

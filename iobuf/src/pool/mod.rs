@@ -89,8 +89,9 @@ use slab::Slab;
 
 /// A bounded, lock-free pool of `capacity` items of type `T`.
 ///
-/// - **Bounded**: `capacity` items (rounded up to a power of two, at most
-///   2^31), allocated once at creation. After that only a thread's first use
+/// - **Bounded**: exactly `capacity` items (`1..=2^31`), allocated once at
+///   creation; a capacity whose memory is above the machine's physical
+///   memory is refused up front (see [`new`](Self::new)). After that only a thread's first use
 ///   of a pool with caching on allocates (its cache; see the
 ///   [module docs](self)).
 /// - **Non-blocking** `try_get` and returns: lock-free with caching off; with
@@ -166,25 +167,63 @@ fn next_pool_id() -> Result<u32, Error> {
         })
 }
 
-/// The pool size for a requested capacity: a power of two in `1..=2^31`.
-fn ring_capacity(requested: usize) -> Result<usize, Error> {
+/// Checks a requested capacity of items of `item_size` bytes: in
+/// `1..=2^31` ([`Error::InvalidCapacity`]), and, unless `allow_overcommit`,
+/// within the machine's physical memory ([`Error::InvalidArgument`]). The
+/// capacity is the one asked for: the bitmap needs no power of two.
+fn checked_capacity(
+    requested: usize,
+    item_size: usize,
+    allow_overcommit: bool,
+) -> Result<usize, Error> {
     if requested == 0 || requested > MAX_CAPACITY {
         return Err(Error::InvalidCapacity { requested });
     }
-    Ok(requested.next_power_of_two())
+    if !allow_overcommit && let Some(why) = beyond_memory(requested, item_size) {
+        return Err(Error::invalid(format!(
+            "{why}; ask for fewer, or allow it with `PoolConfig::allow_overcommit(true)`"
+        )));
+    }
+    Ok(requested)
+}
+
+/// Why `capacity` items of `item_size` bytes cannot be had on this machine:
+/// with the free-index bitmap, they need more bytes than its physical
+/// memory. `None` when they fit, or where the OS cannot say (and under
+/// Miri). For `buffer_pools!`' `set_count` too, which adds its own remedy.
+pub(crate) fn beyond_memory(capacity: usize, item_size: usize) -> Option<String> {
+    let physical = crate::mem::physical_memory()?;
+    let needed = capacity as u128 * item_size as u128 + crate::bitmap::bytes_for(capacity) as u128;
+    (needed > physical as u128).then(|| {
+        format!(
+            "{capacity} buffers of {item_size} bytes need {needed} bytes with their free-index \
+             bitmap, more than this machine's {physical} bytes of physical memory"
+        )
+    })
 }
 
 impl<T: BufferTier> BoundedPool<T> {
-    /// A pool of `capacity` zeroed buffers (rounded up to a power of two).
+    /// A pool of exactly `capacity` zeroed buffers.
+    ///
+    /// The slab is committed lazily, so a large pool costs memory only as
+    /// its buffers are first written; but a pool that could never be
+    /// backed (its buffers and free-index bitmap above the machine's
+    /// physical memory) is refused now rather than failing later as an
+    /// out-of-memory. [`PoolConfig::allow_overcommit`] lets it through.
+    /// (Where the OS does not report its memory, `sysconf(_SC_PHYS_PAGES)`
+    /// failing, nothing is refused on that ground; a cgroup limit below
+    /// the machine's memory is not consulted.)
     ///
     /// # Errors
     ///
     /// [`Error::InvalidCapacity`] unless `1 <= capacity <= 2^31`;
-    /// [`Error::Alloc`] if the memory cannot be had.
+    /// [`Error::InvalidArgument`] if `capacity` buffers would need more
+    /// than the machine's physical memory; [`Error::Alloc`] if the memory
+    /// cannot be had.
     ///
     /// ```
     /// let pool = iobuf::LargeBufferPool::new(100)?;
-    /// assert_eq!(pool.capacity(), 128);
+    /// assert_eq!(pool.capacity(), 100);
     /// assert!(iobuf::LargeBufferPool::new(0).is_err());
     /// # Ok::<(), iobuf::Error>(())
     /// ```
@@ -196,13 +235,15 @@ impl<T: BufferTier> BoundedPool<T> {
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new); also [`Error::Alloc`] when
+    /// As [`new`](Self::new) (the memory check unless
+    /// [`allow_overcommit`](PoolConfig::allow_overcommit)); also
+    /// [`Error::Alloc`] when
     /// [`lock_memory`](PoolConfig::lock_memory) exceeds `RLIMIT_MEMLOCK`,
     /// and [`Error::InvalidArgument`] for a
     /// [`thread_cache`](PoolConfig::thread_cache) above
     /// [`MAX_THREAD_CACHE`].
     pub fn with_config(capacity: usize, config: PoolConfig) -> Result<Self, Error> {
-        let capacity = ring_capacity(capacity)?;
+        let capacity = checked_capacity(capacity, size_of::<T>(), config.allow_overcommit)?;
         let settings = Settings::for_buffers(&config, capacity)?;
         // Zeroed memory is a valid T: BufferTier types are plain bytes.
         let slab = Slab::alloc(capacity, config.map_options())?;
@@ -234,23 +275,24 @@ impl<T: BufferTier> BoundedPool<T> {
 }
 
 impl<T> BoundedPool<T> {
-    /// A pool of `capacity` items (rounded up to a power of two), item `i`
-    /// made by `make(i)`. Works for any `T`, not only buffers.
+    /// A pool of exactly `capacity` items, item `i` made by `make(i)`.
+    /// Works for any `T`, not only buffers.
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new). If `make` panics, the items made so far are
+    /// As [`new`](Self::new) (every item is made now, so there is no
+    /// overcommit to allow). If `make` panics, the items made so far are
     /// dropped and the panic goes on.
     ///
     /// ```
     /// let pool = iobuf::BoundedPool::from_fn(3, |i| vec![i as u8; 16])?;
-    /// assert_eq!(pool.capacity(), 4);
+    /// assert_eq!(pool.capacity(), 3);
     /// let v = pool.get();
     /// assert_eq!(u32::from(v[0]), v.index()); // item i made by make(i)
     /// # Ok::<(), iobuf::Error>(())
     /// ```
     pub fn from_fn(capacity: usize, make: impl FnMut(usize) -> T) -> Result<Self, Error> {
-        let capacity = ring_capacity(capacity)?;
+        let capacity = checked_capacity(capacity, size_of::<T>(), false)?;
         let settings = Settings::resolve(&PoolConfig::new(), capacity)?;
         let slab = Slab::<T>::alloc(capacity, MapOptions::default())?;
         slab.fill(make);
