@@ -1,8 +1,10 @@
 //! The pools' counters in Prometheus text format, served on a local port
-//! and read back: `iobuf::metrics` publishes a `buffer_pools!` set's
-//! statistics through the `metrics` facade, and the Prometheus exporter
-//! (`metrics-exporter-prometheus`, its recorder only, no HTTP stack of its
-//! own) renders them; a small `std::net` server answers `GET /metrics`.
+//! and read back: an `iobuf::metrics::Reporter` thread publishes a
+//! `buffer_pools!` set's statistics through the `metrics` facade every
+//! 50 ms, and the Prometheus exporter (`metrics-exporter-prometheus`, its
+//! recorder only, no HTTP stack of its own; buckets set to the pools'
+//! wait-time bounds) renders them; a small `std::net` server answers
+//! `GET /metrics` with `handle.render()` and nothing before it.
 //!
 //! ```text
 //! cargo run --release --features metrics --example metrics
@@ -12,15 +14,21 @@
 //! The workload makes every counter move: gets from thread caches, the
 //! shared bitmap, refills and steals; failed `try_get`s; blocking gets
 //! that time out; async gets that wait for a return. Then it scrapes its
-//! own endpoint, prints the scrape, and exits 1 if a metric is missing.
-//! With `--listen ADDR` it keeps serving (re-recording before each
-//! scrape) until killed.
+//! own endpoint until the scrape shows the pools' current statistics (the
+//! reporter's next round), runs a second round of waits and does it again,
+//! prints the last scrape and a summary line, and exits 1 if a metric is
+//! missing, the wait-time histogram is not one (`# TYPE ... histogram`
+//! with `_bucket`, `_sum` and `_count`) or differs from the pool's counts,
+//! or a scrape stays stale for 5 s. With `--listen ADDR` it keeps serving
+//! until killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use iobuf::PoolStats;
+use iobuf::metrics::{Reporter, WAIT_SECONDS_BUCKETS, WAIT_SECONDS_METRIC};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 mod pools {
     iobuf::buffer_pools! {
@@ -32,7 +40,15 @@ mod pools {
     }
 }
 
-/// Every metric `iobuf::metrics::record` publishes.
+/// How often the reporter publishes.
+const INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long a scrape may stay stale before the example fails.
+const STALE_AFTER: Duration = Duration::from_secs(5);
+
+/// Every metric `iobuf::metrics::record` publishes, as the small pool
+/// (with no waits) shows them: the histogram by its `_count` (checked in
+/// full for the large pool, by `histogram_errors`).
 const METRICS: [&str; 12] = [
     "iobuf_capacity",
     "iobuf_available",
@@ -45,7 +61,7 @@ const METRICS: [&str; 12] = [
     "iobuf_waits_total",
     "iobuf_timeouts_total",
     "iobuf_cancellations_total",
-    "iobuf_wait_seconds_bucket",
+    "iobuf_wait_seconds_count",
 ];
 
 fn workload() {
@@ -86,11 +102,21 @@ fn workload() {
     drop(b);
 }
 
+/// More waits in the large pool: timeouts of about 1, 20 and 200 ms.
+fn second_round() {
+    let a = pools::get(100_000).unwrap();
+    let b = pools::get(100_000).unwrap();
+    for millis in [1, 20, 200] {
+        assert!(pools::get_timeout(100_000, Duration::from_millis(millis)).is_err());
+    }
+    drop((a, b));
+}
+
 /// Answers one HTTP request on `stream` with a fresh scrape.
 fn serve_one(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
     let mut request_line = String::new();
     BufReader::new(&stream).read_line(&mut request_line)?;
-    iobuf::metrics::record_set(&pools::stats());
+    // No `record_set` here: the reporter keeps the values current.
     let body = handle.render();
     let status = if request_line.starts_with("GET /metrics") {
         "200 OK"
@@ -119,8 +145,115 @@ fn scrape(addr: std::net::SocketAddr) -> std::io::Result<String> {
 
 use std::future::Future;
 
+/// The value of the line of `metric` whose labels include every one of
+/// `labels` (`pool="large"`, …).
+fn value(body: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(series, _)| {
+            let (name, rest) = series.split_once('{').unwrap_or((series, ""));
+            name == metric && labels.iter().all(|label| rest.contains(label))
+        })
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// The large pool's statistics.
+fn large() -> PoolStats {
+    pools::stats()
+        .into_iter()
+        .find(|(name, _)| *name == "large")
+        .and_then(|(_, stats)| stats)
+        .expect("the workload created the large pool")
+}
+
+/// Whether `body` shows the large pool's `stats`: its waits, timeouts,
+/// cancellations, try_get failures and buffers in use.
+fn is_current(body: &str, stats: &PoolStats) -> bool {
+    let large = ["pool=\"large\""];
+    let waits: u64 = stats.wait_histogram.iter().sum();
+    [
+        ("iobuf_wait_seconds_count", waits),
+        ("iobuf_timeouts_total", stats.timeouts),
+        ("iobuf_cancellations_total", stats.cancellations),
+        ("iobuf_try_get_failures_total", stats.try_get_failures),
+        ("iobuf_in_use", stats.in_use as u64),
+    ]
+    .iter()
+    .all(|&(metric, expected)| value(body, metric, &large) == Some(expected as f64))
+}
+
+/// Scrapes `addr` until the scrape shows the large pool's current
+/// statistics; `Err` with the last scrape if it stays stale.
+fn current_scrape(addr: std::net::SocketAddr) -> Result<(String, Duration), String> {
+    let stats = large();
+    let start = Instant::now();
+    loop {
+        let body = scrape(addr).map_err(|e| e.to_string())?;
+        if is_current(&body, &stats) {
+            return Ok((body, start.elapsed()));
+        }
+        if start.elapsed() > STALE_AFTER {
+            return Err(body);
+        }
+        std::thread::sleep(INTERVAL / 5);
+    }
+}
+
+/// What is wrong with the large pool's wait-time histogram in `body`,
+/// against its `stats`: the type line, each cumulative `_bucket` (the
+/// exporter's bounds are the pool's), `_count` and `_sum`.
+fn histogram_errors(body: &str, stats: &PoolStats) -> Vec<String> {
+    let mut errors = Vec::new();
+    let type_line = format!("# TYPE {WAIT_SECONDS_METRIC} histogram");
+    if !body.lines().any(|l| l == type_line) {
+        errors.push(format!("no `{type_line}` line"));
+    }
+    let bucket = format!("{WAIT_SECONDS_METRIC}_bucket");
+    let mut cumulative = 0;
+    for (i, count) in stats.wait_histogram.iter().enumerate() {
+        cumulative += count;
+        let le = match WAIT_SECONDS_BUCKETS.get(i) {
+            Some(bound) => format!("le=\"{bound}\""),
+            None => "le=\"+Inf\"".to_owned(),
+        };
+        let scraped = value(body, &bucket, &["pool=\"large\"", &le]);
+        if scraped != Some(cumulative as f64) {
+            errors.push(format!(
+                "{bucket}{{{le}}} is {scraped:?}, the pool has {cumulative}"
+            ));
+        }
+    }
+    let count = value(
+        body,
+        &format!("{WAIT_SECONDS_METRIC}_count"),
+        &["pool=\"large\""],
+    );
+    if count != Some(cumulative as f64) {
+        errors.push(format!("_count is {count:?}, the pool has {cumulative}"));
+    }
+    let nanos: u64 = stats.wait_nanos.iter().sum();
+    let expected = nanos as f64 / 1e9;
+    match value(
+        body,
+        &format!("{WAIT_SECONDS_METRIC}_sum"),
+        &["pool=\"large\""],
+    ) {
+        Some(sum) if (sum - expected).abs() <= expected * 1e-9 => {}
+        sum => errors.push(format!("_sum is {sum:?}, the pool waited {expected} s")),
+    }
+    errors
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let handle = PrometheusBuilder::new().install_recorder()?;
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(WAIT_SECONDS_METRIC.to_owned()),
+            &WAIT_SECONDS_BUCKETS,
+        )?
+        .install_recorder()?;
+    // Publishes now and every INTERVAL until dropped at the end of `main`.
+    let _reporter = Reporter::spawn(INTERVAL, pools::stats)?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     workload();
     if let [flag, addr] = &args[..] {
@@ -140,12 +273,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        let (stream, _) = listener.accept()?;
-        serve_one(stream, &handle)
+    // Serves every scrape until the process exits.
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if let Err(e) = stream.and_then(|stream| serve_one(stream, &handle)) {
+                eprintln!("metrics: {e}");
+            }
+        }
     });
-    let body = scrape(addr)?;
-    server.join().expect("the server thread panicked")?;
+
+    let mut failures = Vec::new();
+    let first_stats = large();
+    let first = current_scrape(addr);
+    second_round();
+    let second_stats = large();
+    let second = current_scrape(addr);
+    let (first_waits, second_waits) = (
+        first_stats.wait_histogram.iter().sum::<u64>(),
+        second_stats.wait_histogram.iter().sum::<u64>(),
+    );
+    let (body, first_after, second_after) = match (first, second) {
+        (Ok((_, a)), Ok((body, b))) => (body, a, b),
+        (Err(body), _) | (_, Err(body)) => {
+            failures.push("a scrape stayed stale for 5 s".to_owned());
+            (body, STALE_AFTER, STALE_AFTER)
+        }
+    };
     print!("{body}");
     let missing: Vec<_> = METRICS
         .iter()
@@ -155,22 +308,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .any(|l| l.starts_with(*m) && l.contains("pool=\"small\""))
         })
         .collect();
-    let large_failures = body
-        .lines()
-        .find(|l| l.starts_with("iobuf_try_get_failures_total") && l.contains("pool=\"large\""))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    if !missing.is_empty() {
+        failures.push(format!("missing from the scrape: {missing:?}"));
+    }
+    failures.extend(histogram_errors(&body, &second_stats));
+    if first_waits < 2 || second_waits != first_waits + 3 || first_stats.try_get_failures < 3 {
+        failures.push(format!(
+            "the workload's waits: {first_waits} then {second_waits} (expected 2+ then 3 more); \
+             try_get failures {}",
+            first_stats.try_get_failures
+        ));
+    }
     println!(
-        "summary: metrics={} missing={} large_try_get_failures={large_failures} scrape_bytes={}",
+        "summary: metrics={} missing={} histogram_errors={} waits={first_waits}->{second_waits} \
+         current_after_ms={}/{} failures={} scrape_bytes={}",
         METRICS.len(),
         missing.len(),
+        histogram_errors(&body, &second_stats).len(),
+        first_after.as_millis(),
+        second_after.as_millis(),
+        failures.len(),
         body.len()
     );
-    if !missing.is_empty() || large_failures < 3.0 {
-        eprintln!(
-            "metrics: missing from the scrape: {missing:?} (large try_get failures {large_failures})"
-        );
+    if !failures.is_empty() {
+        for failure in &failures {
+            eprintln!("metrics: {failure}");
+        }
         std::process::exit(1);
     }
     Ok(())

@@ -95,4 +95,19 @@ fn empty_pools_count_failures_waits_and_the_high_water_mark() {
         PoolStats::WAIT_BOUNDS_MICROS.len() + 1,
         s.wait_histogram.len()
     );
+    // Each bucket's summed nanoseconds lie within its bounds times its
+    // count, so the mean of a bucket is inside the bucket.
+    for (i, (&count, &nanos)) in s.wait_histogram.iter().zip(&s.wait_nanos).enumerate() {
+        let lower = match i {
+            0 => 0,
+            _ => PoolStats::WAIT_BOUNDS_MICROS[i - 1] * 1_000,
+        };
+        assert!(nanos >= lower * count, "bucket {i}: {s:?}");
+        if let Some(&upper) = PoolStats::WAIT_BOUNDS_MICROS.get(i) {
+            assert!(nanos <= upper * 1_000 * count, "bucket {i}: {s:?}");
+        }
+    }
+    // The task waited about 20 ms (its wait began before the sleep).
+    let total: u64 = s.wait_nanos.iter().sum();
+    assert!(total >= 15_000_000, "{s:?}");
 }

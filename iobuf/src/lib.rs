@@ -257,8 +257,9 @@
 //!   over tokio's `AsyncRead`/`AsyncWrite` (the traits only: no runtime).
 //!   The blocking reader and writer and the views need no feature; views
 //!   are `bytes::Buf` and convert into `Bytes` with `bytes`.
-//! - `metrics` (off by default): `metrics::record` publishes a pool's
-//!   counters through the `metrics` facade, for any exporter.
+//! - `metrics` (off by default): `metrics::Reporter` (a thread, on an
+//!   interval) or `metrics::record` publishes a pool's counters and its
+//!   wait-time histogram through the `metrics` facade, for any exporter.
 //! - `monoio`, `compio`, `tokio-uring` (off by default): the guards,
 //!   `Filled`, the views and `buffer_pools!` buffers in each io_uring
 //!   runtime's owned-buffer traits; see [`runtimes`] for the versions, the

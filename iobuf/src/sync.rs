@@ -33,6 +33,14 @@ pub(crate) use core::{
     },
 };
 
+/// std's own types whatever the cfg, for what lives outside every loom
+/// model: the `metrics` module's reporter thread and its static state.
+#[cfg(feature = "metrics")]
+pub(crate) mod std_only {
+    pub(crate) use std::sync::Mutex;
+    pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+}
+
 /// Loom models a `SeqCst` access as `AcqRel`; it does model `fence(SeqCst)`.
 /// The ring's `SeqCst` operations call this on both sides so that the model
 /// checks the single total order they rely on. A no-op outside loom.

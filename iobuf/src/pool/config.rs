@@ -302,9 +302,17 @@ pub struct PoolStats {
     pub try_get_failures: u64,
     /// Queued waits (threads and tasks, whatever their end: a buffer, a
     /// timeout, a cancellation) by how long they lasted: bucket `i` counts
-    /// waits up to [`WAIT_BOUNDS_MICROS`](Self::WAIT_BOUNDS_MICROS)`[i]`
-    /// microseconds, the last one the longer ones.
+    /// waits of at most [`WAIT_BOUNDS_MICROS`](Self::WAIT_BOUNDS_MICROS)`[i]`
+    /// microseconds and more than the bound before it (not cumulative);
+    /// the last bucket counts the waits longer than 1 s. Their sum is
+    /// `waits + cancellations` once no wait is in progress.
     pub wait_histogram: [u64; 7],
+    /// The summed lengths, in nanoseconds, of the waits each bucket of
+    /// [`wait_histogram`](Self::wait_histogram) counts (wrapping after
+    /// 2^64 ns, 584 years of waiting). The two arrays come from the same
+    /// set of finished waits, so `wait_nanos[i] / wait_histogram[i]` is the
+    /// mean length of a wait in bucket `i`, within its bounds.
+    pub wait_nanos: [u64; 7],
     /// The most buffers in use at once, as far as the pool saw: all of
     /// them once a getter found the pool empty (a failed `try_get`, a
     /// queued wait), else the largest `in_use` a `stats` call read. A

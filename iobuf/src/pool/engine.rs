@@ -48,7 +48,7 @@ use crossbeam_utils::CachePadded;
 use super::cache::{self, Gave, Moved};
 use crate::bitmap::{self, Bitmap};
 use crate::progress::Spin;
-use crate::sync::{self, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
 
@@ -109,8 +109,8 @@ pub(crate) struct Engine {
     provided: AtomicU64,
 }
 
-/// The slow-path statistics (`PoolStats`); every one `Relaxed`: counts,
-/// which order nothing.
+/// The slow-path statistics (`PoolStats`); every atomic one `Relaxed`:
+/// counts, which order nothing.
 #[derive(Default)]
 struct Counters {
     thread_waits: AtomicU64,
@@ -125,8 +125,14 @@ struct Counters {
     steal_gets: AtomicU64,
     /// `try_get`s (and `try_get_*`) that found the pool empty.
     try_get_failures: AtomicU64,
-    /// Queued waits by how long they lasted (`WAIT_BOUNDS`).
-    wait_times: [AtomicU64; WAIT_BUCKETS],
+    /// Queued waits by how long they lasted (`WAIT_BOUNDS_MICROS`), with
+    /// their summed lengths: under a lock so that a reader gets each
+    /// bucket's count and sum from the same set of waits (a reporter derives
+    /// the mean of the new waits in a bucket from the two, and the mean must
+    /// lie in the bucket). Taken only by a wait that ended (after it queued
+    /// and slept or returned `Pending`) and by `stats`; never on a get or a
+    /// put that did not queue.
+    wait_times: Mutex<WaitTimes>,
     /// The most buffers seen in use at once (see `PoolStats::high_water`).
     high_water: AtomicUsize,
 }
@@ -138,6 +144,25 @@ pub(crate) const WAIT_BUCKETS: usize = WAIT_BOUNDS_MICROS.len() + 1;
 /// The wait-time histogram's upper bounds, in microseconds.
 pub(crate) const WAIT_BOUNDS_MICROS: [u64; 6] = [10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
+/// The queued waits of one pool, by bucket of `WAIT_BOUNDS_MICROS`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WaitTimes {
+    /// Bucket `i` counts the waits of at most `WAIT_BOUNDS_MICROS[i]` µs
+    /// (and more than the bound before it); the last one the longer ones.
+    pub(crate) counts: [u64; WAIT_BUCKETS],
+    /// The summed lengths of the waits `counts[i]` counts, in nanoseconds
+    /// (wrapping, after 2^64 ns: 584 years).
+    pub(crate) nanos: [u64; WAIT_BUCKETS],
+}
+
+impl WaitTimes {
+    /// The bucket of a wait of `nanos` nanoseconds: the first whose bound
+    /// is at least `nanos` (a bound is inclusive, as Prometheus' `le`).
+    pub(crate) fn bucket(nanos: u64) -> usize {
+        WAIT_BOUNDS_MICROS.partition_point(|&b| b.saturating_mul(1_000) < nanos)
+    }
+}
+
 /// The counters of [`Engine::counters`].
 pub(crate) struct Counts {
     pub(crate) thread_waits: u64,
@@ -148,7 +173,7 @@ pub(crate) struct Counts {
     pub(crate) refill_gets: u64,
     pub(crate) steal_gets: u64,
     pub(crate) try_get_failures: u64,
-    pub(crate) wait_times: [u64; WAIT_BUCKETS],
+    pub(crate) wait_times: WaitTimes,
     pub(crate) high_water: usize,
 }
 
@@ -158,11 +183,15 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A queued wait that began at `since` ended now.
+    /// A queued wait that began at `since` ended now. Takes the
+    /// wait-time lock: called only once a wait ended, never on a get that
+    /// did not queue.
     fn waited(&self, since: Instant) {
-        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let bucket = WAIT_BOUNDS_MICROS.partition_point(|&b| b < micros);
-        Counters::bump(&self.wait_times[bucket]);
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let bucket = WaitTimes::bucket(nanos);
+        let mut times = sync::lock(&self.wait_times);
+        times.counts[bucket] = times.counts[bucket].wrapping_add(1);
+        times.nanos[bucket] = times.nanos[bucket].wrapping_add(nanos);
     }
 
     /// At least `in_use` buffers are (or were just) in use.
@@ -534,7 +563,7 @@ impl Engine {
             refill_gets: load(&c.refill_gets),
             steal_gets: load(&c.steal_gets),
             try_get_failures: load(&c.try_get_failures),
-            wait_times: std::array::from_fn(|i| load(&c.wait_times[i])),
+            wait_times: *sync::lock(&c.wait_times),
             // ORDERING: Relaxed, as the rest.
             high_water: c.high_water.load(Ordering::Relaxed),
         }
@@ -644,5 +673,24 @@ impl Drop for Take<'_> {
         if let Some(waiter) = self.waiter.take() {
             self.cancel(waiter);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod wait_time_tests {
+    use super::{WAIT_BOUNDS_MICROS, WAIT_BUCKETS, WaitTimes};
+
+    #[test]
+    fn a_bound_is_inclusive_and_a_nanosecond_more_is_the_next_bucket() {
+        assert_eq!(WaitTimes::bucket(0), 0);
+        for (i, &micros) in WAIT_BOUNDS_MICROS.iter().enumerate() {
+            assert_eq!(WaitTimes::bucket(micros * 1_000), i, "{micros} us");
+            assert_eq!(
+                WaitTimes::bucket(micros * 1_000 + 1),
+                i + 1,
+                "{micros} us + 1 ns"
+            );
+        }
+        assert_eq!(WaitTimes::bucket(u64::MAX), WAIT_BUCKETS - 1);
     }
 }

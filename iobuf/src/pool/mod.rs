@@ -366,7 +366,8 @@ impl<T> BoundedPool<T> {
             refill_gets: counts.refill_gets,
             steal_gets: counts.steal_gets,
             try_get_failures: counts.try_get_failures,
-            wait_histogram: counts.wait_times,
+            wait_histogram: counts.wait_times.counts,
+            wait_nanos: counts.wait_times.nanos,
             high_water: counts.high_water,
         }
     }
