@@ -1,9 +1,10 @@
 //! A compio (io_uring driver) TCP echo on loopback and a file round trip,
 //! on pooled buffers handed to the runtime by value.
 //!
-//! The server side reads each request into a `buffer_pools!` buffer lent
-//! to compio as a [`CompioBuf`] (the read sets the `Filled`'s length),
-//! takes the `Filled` back and writes that very buffer back; it goes home
+//! The server side reads each request into a `buffer_pools!` buffer in a
+//! `Filled` with iobuf's `CompioRead::read_filled` (which lends it to
+//! compio in a wrapper no user code can reach, and sets the filled length
+//! to the bytes read), and writes that very buffer back; it goes home
 //! when the write returns it. The client side, in the same thread and
 //! runtime, holds N connections and per round sends one request on each
 //! from a pooled `Filled`, then reads each echo into another, appending
@@ -13,7 +14,8 @@
 //! Then it writes 32 pooled buffers to a temporary file with
 //! `write_all_at`, keeps each returned buffer (moved out of the runtime's
 //! hands into a `Vec`), reads the file back into other pooled buffers with
-//! `read_exact_at`, compares both, and removes the file.
+//! `CompioReadAt::read_exact_at_filled`, compares both, and removes the
+//! file.
 //!
 //! compio allocates once per operation itself: each submitted op lives in
 //! a reference-counted heap cell of compio-driver (`Key::new`, a
@@ -45,9 +47,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use compio::BufResult;
 use compio::buf::{IntoInner, IoBuf};
-use compio::io::{AsyncRead, AsyncReadAtExt, AsyncReadExt, AsyncWrite, AsyncWriteAtExt};
+use compio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteAtExt};
 use compio::net::{TcpListener, TcpStream};
-use iobuf::runtimes::CompioBuf;
+use iobuf::runtimes::{CompioRead, CompioReadAt};
 use iobuf::{Filled, OwnedPooled, SmallBuffer, SmallBufferPool};
 
 #[path = "support/counting_alloc.rs"]
@@ -138,13 +140,12 @@ async fn serve_pooled(mut stream: TcpStream) -> io::Result<()> {
         let buf = pools::get_async(READ_LEN)
             .await
             .expect("READ_LEN fits `rx`");
-        let BufResult(res, buf) = stream.read(CompioBuf::new(Filled::new(buf))).await;
+        let BufResult(res, buf) = stream.read_filled(Filled::new(buf)).await;
         count_op();
         let n = res?;
         if n == 0 {
             return Ok(());
         }
-        let buf = buf.into_filled();
         if buf.len() != n {
             return Err(io::Error::other(format!(
                 "a read of {n} bytes left the Filled at {}",
@@ -202,16 +203,15 @@ async fn echo_pooled(
     conn: usize,
     r: usize,
 ) -> io::Result<u64> {
-    let mut echo = CompioBuf::new(Filled::new(pool.try_get_owned()?));
-    while echo.as_slice().len() < SIZE {
-        let BufResult(res, returned) = stream.append(echo).await;
+    let mut echo: ClientBuf = Filled::new(pool.try_get_owned()?);
+    while echo.len() < SIZE {
+        let BufResult(res, returned) = stream.append_filled(echo).await;
         count_op();
         echo = returned;
         if res? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
     }
-    let echo: ClientBuf = echo.into_filled();
     check(&echo, conn, r)
 }
 
@@ -365,13 +365,14 @@ async fn file_blocks(
     }
     let (mut verified, mut mismatches) = (0, 0);
     for (block, written) in kept.iter().enumerate() {
-        let buf = CompioBuf::new(Filled::new(pool.try_get_owned()?));
-        let BufResult(res, buf) = file.read_exact_at(buf, (block * size) as u64).await;
+        let buf: ClientBuf = Filled::new(pool.try_get_owned()?);
+        let BufResult(res, buf) = file
+            .read_exact_at_filled(buf, size, (block * size) as u64)
+            .await;
         res?;
-        let buf: ClientBuf = buf.into_filled();
         if buf.len() != size {
             return Err(io::Error::other(format!(
-                "read_exact_at filled {} of {size} bytes",
+                "read_exact_at_filled filled {} of {size} bytes",
                 buf.len()
             )));
         }

@@ -1,13 +1,16 @@
-//! Pooled buffers in compio 0.19's owned-buffer traits (compio-buf 0.8),
-//! on its io_uring driver: what the impls of `iobuf::runtimes` promise the
-//! runtime, and what they promise the caller.
+//! Pooled buffers with compio 0.19 (compio-buf 0.8), on its io_uring
+//! driver: writes through compio-buf's `IoBuf` impls, reads through
+//! iobuf's `CompioRead`/`CompioReadAt`, what they promise the runtime and
+//! the caller.
 //!
 //! Each test builds its own runtime; where the kernel refuses io_uring
 //! (`ENOSYS`, `EPERM`) it prints a note and passes without running.
 //!
-//! Setting a buffer's length past its capacity is impossible from safe
-//! code: compio's `SetLen::set_len` is an `unsafe fn` that only the
-//! runtime calls (and [`CompioBuf`] checks the length all the same); the
+//! No public iobuf type is compio's `IoBufMut` or `SetLen`
+//! (`no_iobuf_type_lends_uninitialised_memory`): user code cannot call the
+//! safe `as_uninit` on a pooled buffer, so it cannot de-initialise one.
+//! The reads lend the buffer to compio in a wrapper private to iobuf
+//! (`iobuf::runtimes::compio`'s docs; its unit tests run under Miri). The
 //! safe `Filled::set_len`/`commit` panic past the capacity
 //! (`filled_length_cannot_pass_capacity`).
 
@@ -18,12 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compio::BufResult;
-use compio::buf::IntoInner;
-use compio::io::{AsyncRead, AsyncReadAtExt, AsyncReadExt, AsyncWriteAtExt, AsyncWriteExt};
+use compio::io::{AsyncReadExt, AsyncWriteAtExt, AsyncWriteExt};
 use compio::net::UnixStream;
-use iobuf::runtimes::CompioBuf;
+use iobuf::runtimes::{CompioRead, CompioReadAt};
 use iobuf::shared::SplitBuf;
-use iobuf::{Filled, OwnedPooled, SmallBuffer, SmallBufferPool};
+use iobuf::{Filled, OwnedPooled, Pooled, SmallBuffer, SmallBufferPool};
 
 mod pools {
     iobuf::buffer_pools! {
@@ -111,10 +113,11 @@ fn moved_buffers_write_and_read_back_through_a_file() {
 
         for (k, written) in kept.iter().enumerate() {
             let block = 3 - k;
-            let buf = CompioBuf::new(Filled::new(pool.try_get_owned().unwrap()));
-            let BufResult(res, buf) = file.read_exact_at(buf, (block * size) as u64).await;
+            let buf = Filled::new(pool.try_get_owned().unwrap());
+            let BufResult(res, buf) = file
+                .read_exact_at_filled(buf, size, (block * size) as u64)
+                .await;
             res.unwrap();
-            let buf = buf.into_filled();
             assert_eq!(buf.len(), size);
             assert_eq!(&buf[..], &written[..]);
             assert!(buf.iter().enumerate().all(|(i, &b)| b == pattern(block, i)));
@@ -126,10 +129,7 @@ fn moved_buffers_write_and_read_back_through_a_file() {
         let BufResult(res, bare) = writer.write_all_at(bare, 0).await;
         res.unwrap();
         let BufResult(res, back) = file
-            .read_exact_at(
-                CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())),
-                0,
-            )
+            .read_exact_at_filled(Filled::new(pool.try_get_owned().unwrap()), size, 0)
             .await;
         res.unwrap();
         assert_eq!(back.as_slice(), bare.as_ref());
@@ -141,8 +141,8 @@ fn moved_buffers_write_and_read_back_through_a_file() {
         guard.as_mut().fill(7);
         let BufResult(res, guard) = writer.write_all_at(guard, 0).await;
         res.unwrap();
-        let into = CompioBuf::new(Filled::new(leaked.try_get().unwrap()));
-        let BufResult(res, into) = file.read_exact_at(into, 0).await;
+        let into = Filled::new(leaked.try_get().unwrap());
+        let BufResult(res, into) = file.read_exact_at_filled(into, size, 0).await;
         res.unwrap();
         assert_eq!(into.as_slice(), guard.as_ref());
 
@@ -153,11 +153,10 @@ fn moved_buffers_write_and_read_back_through_a_file() {
     });
 }
 
-/// A read into a `CompioBuf` writes from the `Filled`'s first filled byte
-/// and gives it compio's length rule, the same as a `Vec<u8>`'s: the
-/// bytes read into an empty one; never shorter than before (compio raises
-/// the length with `SetLen::advance_to`, it does not set it); `append`
-/// reads after the filled bytes.
+/// `read_filled` replaces the filled part: the read writes from the
+/// buffer's first byte and the filled length is exactly the bytes read,
+/// shorter than before or not (compio's own rule for a `Vec` only raises
+/// it: the last check); `append_filled` reads after the filled bytes.
 #[test]
 fn a_read_sets_the_filled_length() {
     on_uring(|| async {
@@ -165,63 +164,203 @@ fn a_read_sets_the_filled_length() {
         let (mut a, mut b) = pair();
 
         a.write_all(b"hello").await.0.unwrap();
-        let BufResult(res, buf) = b
-            .read(CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())))
-            .await;
+        let buf = Filled::new(pool.try_get_owned().unwrap());
+        let BufResult(res, buf) = b.read_filled(buf).await;
         assert_eq!(res.unwrap(), 5);
-        assert_eq!(buf.as_slice(), b"hello");
+        assert_eq!(&buf[..], b"hello");
 
         a.write_all(b", world").await.0.unwrap();
-        let BufResult(res, buf) = b.append(buf).await;
+        let BufResult(res, buf) = b.append_filled(buf).await;
         assert_eq!(res.unwrap(), 7);
-        let buf = buf.into_filled();
         assert_eq!(&buf[..], b"hello, world");
 
-        // A plain read overwrites from the start; the length stays (as a
-        // `Vec`'s does, the last check).
+        // A read into a longer `Filled` replaces it: no stale byte after.
         a.write_all(b"abc").await.0.unwrap();
-        let BufResult(res, buf) = b.read(CompioBuf::new(buf)).await;
+        let BufResult(res, buf) = b.read_filled(buf).await;
         assert_eq!(res.unwrap(), 3);
-        assert_eq!(buf.as_slice(), b"abclo, world");
+        assert_eq!(&buf[..], b"abc");
 
-        // A consumed front: the read lands at the first filled byte.
-        let mut buf = buf.into_filled();
-        buf.consume(3);
-        buf.truncate(0);
+        // A consumed front: an append moves the filled bytes to the front
+        // and reads after them.
+        let mut buf = buf;
+        buf.consume(1);
         a.write_all(b"xyz").await.0.unwrap();
-        let BufResult(res, buf) = b.read(CompioBuf::new(buf)).await;
+        let BufResult(res, buf) = b.append_filled(buf).await;
         assert_eq!(res.unwrap(), 3);
-        assert_eq!(buf.as_slice(), b"xyz");
+        assert_eq!(&buf[..], b"bcxyz");
         drop(buf);
 
         a.write_all(b"abc").await.0.unwrap();
-        let BufResult(res, vec) = b.read(b"hello, world".to_vec()).await;
+        let BufResult(res, vec) =
+            compio::io::AsyncRead::read(&mut b, b"hello, world".to_vec()).await;
         assert_eq!(res.unwrap(), 3);
         assert_eq!(vec, b"abclo, world", "compio's own rule for a Vec");
         assert_eq!(pool.available(), pool.capacity());
     });
 }
 
-/// What a read did not fill reads as zeros afterwards: compio's safe
-/// `as_uninit` could have written anything there.
+/// `read_exact_filled` reads exactly the bytes asked and none of the
+/// stream's bytes after them; bad lengths and a full buffer are errors
+/// that read nothing (a read of 0 bytes would look like end of stream);
+/// end of stream before the length is `UnexpectedEof` with what came.
 #[test]
-fn the_unfilled_part_is_zeroed_after_a_read() {
+fn exact_reads_and_refused_reads() {
     on_uring(|| async {
-        let pool = Arc::new(SmallBufferPool::new(1).unwrap());
+        let pool = Arc::new(SmallBufferPool::new(2).unwrap());
+        let size = iobuf::BUFFER_SIZE_SMALL;
         let (mut a, mut b) = pair();
-        let mut buf = Filled::new(pool.try_get_owned().unwrap());
-        buf.holder_mut().as_mut().fill(0xEE);
-        a.write_all(b"abc").await.0.unwrap();
-        let BufResult(res, buf) = b.read(CompioBuf::new(buf)).await;
-        assert_eq!(res.unwrap(), 3);
-        let buf = buf.into_filled();
-        assert_eq!(&buf[..], b"abc");
-        assert!(buf.holder().as_ref()[3..].iter().all(|&x| x == 0));
+        a.write_all(b"headerbody").await.0.unwrap();
+        let buf = filled_with(&pool, 9, 40);
+        let BufResult(res, buf) = b.read_exact_filled(buf, 6).await;
+        res.unwrap();
+        assert_eq!(&buf[..], b"header");
+        let BufResult(res, buf) = b.read_exact_filled(buf, 4).await;
+        res.unwrap();
+        assert_eq!(&buf[..], b"body");
+
+        let mut buf = buf;
+        for len in [0, size + 1] {
+            let BufResult(res, back) = b.read_exact_filled(buf, len).await;
+            assert_eq!(
+                res.unwrap_err().kind(),
+                std::io::ErrorKind::InvalidInput,
+                "{len}"
+            );
+            assert_eq!(&back[..], b"body", "nothing read, nothing changed");
+            buf = back;
+        }
+        let full = filled_with(&pool, 4, size);
+        let BufResult(res, full) = b.append_filled(full).await;
+        assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(full.len(), size);
+        drop(full);
+        let BufResult(res, none) = b.read_vectored_filled(Vec::<Owned>::new()).await;
+        assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert!(none.is_empty());
+
+        a.write_all(b"tail").await.0.unwrap();
+        drop(a);
+        let BufResult(res, buf) = b.read_exact_filled(buf, 10).await;
+        assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(&buf[..], b"tail", "what arrived before the end");
+        let BufResult(res, buf) = b.read_filled(buf).await;
+        assert_eq!(res.unwrap(), 0);
+        assert!(buf.is_empty(), "end of stream: nothing filled");
+        drop(buf);
+        assert_eq!(pool.available(), pool.capacity());
     });
 }
 
-/// The `Buf` enum of a `buffer_pools!` set goes in bare, in a `Filled`
-/// and in a `CompioBuf`, whichever entry it came from.
+/// One `Filled` reused across reads holds exactly what the last read
+/// wrote: a long read, then a short one, then end of file; and a file copy
+/// that reuses its buffer copies the file's bytes and no stale ones.
+#[test]
+fn a_reused_filled_holds_exactly_the_last_read() {
+    on_uring(|| async {
+        let pool = Arc::new(SmallBufferPool::new(1).unwrap());
+        let (long, short) = (TempPath::new("long"), TempPath::new("short"));
+        let long_bytes: Vec<u8> = (0..100).map(|i| pattern(1, i)).collect();
+        let short_bytes: Vec<u8> = (0..10).map(|i| pattern(2, i)).collect();
+        std::fs::write(&long.0, &long_bytes).unwrap();
+        std::fs::write(&short.0, &short_bytes).unwrap();
+        let long_file = compio::fs::File::open(&long.0).await.unwrap();
+        let short_file = compio::fs::File::open(&short.0).await.unwrap();
+
+        let buf = Filled::new(pool.try_get_owned().unwrap());
+        let BufResult(res, buf) = long_file.read_at_filled(buf, 0).await;
+        assert_eq!(res.unwrap(), 100);
+        assert_eq!(&buf[..], &long_bytes[..]);
+        let BufResult(res, buf) = short_file.read_at_filled(buf, 0).await;
+        assert_eq!(res.unwrap(), 10);
+        assert_eq!(&buf[..], &short_bytes[..], "no stale byte of the long read");
+        let BufResult(res, buf) = short_file.read_at_filled(buf, 10).await;
+        assert_eq!(res.unwrap(), 0);
+        assert!(buf.is_empty(), "end of file: nothing filled");
+
+        // A copy loop over one buffer: 2 KiB chunks of a 5,000-byte file.
+        let source = TempPath::new("copy");
+        let source_bytes: Vec<u8> = (0..5000).map(|i| pattern(3, i)).collect();
+        std::fs::write(&source.0, &source_bytes).unwrap();
+        let source_file = compio::fs::File::open(&source.0).await.unwrap();
+        let (mut copied, mut buf) = (Vec::new(), buf);
+        loop {
+            let BufResult(res, back) = source_file.read_at_filled(buf, copied.len() as u64).await;
+            buf = back;
+            if res.unwrap() == 0 {
+                break;
+            }
+            copied.extend_from_slice(&buf[..]);
+        }
+        assert_eq!(copied.len(), source_bytes.len());
+        assert_eq!(copied, source_bytes);
+
+        drop(buf);
+        for file in [long_file, short_file, source_file] {
+            file.close().await.unwrap();
+        }
+        assert_eq!(pool.available(), pool.capacity());
+    });
+}
+
+/// No public iobuf type is compio's `IoBufMut` or `SetLen`, so user code
+/// can never reach the safe `as_uninit` over a pooled buffer (and so can
+/// never store an uninitialised byte into one: not through the `Filled`,
+/// not for the buffer's next holder). Checked with autoref probes, which
+/// answer at compile time for a concrete type; `Vec<u8>` shows that the
+/// probe does see an impl where there is one.
+#[test]
+fn no_iobuf_type_lends_uninitialised_memory() {
+    use std::marker::PhantomData;
+
+    struct Probe<T>(PhantomData<T>);
+    trait Fallback {
+        const IO_BUF_MUT: bool = false;
+        const SET_LEN: bool = false;
+    }
+    impl<T> Fallback for Probe<T> {}
+    struct MutProbe<T>(PhantomData<T>);
+    impl<T> Fallback for MutProbe<T> {}
+    impl<T: compio::buf::IoBufMut> Probe<T> {
+        const IO_BUF_MUT: bool = true;
+    }
+    impl<T: compio::buf::SetLen> MutProbe<T> {
+        const SET_LEN: bool = true;
+    }
+    macro_rules! lends {
+        ($($ty:ty),*) => {[$((
+            stringify!($ty),
+            Probe::<$ty>::IO_BUF_MUT,
+            MutProbe::<$ty>::SET_LEN,
+        )),*]};
+    }
+
+    assert_eq!(
+        lends!(Vec<u8>),
+        [("Vec<u8>", true, true)],
+        "the probe works"
+    );
+    for (ty, io_buf_mut, set_len) in lends!(
+        OwnedPooled<SmallBuffer>,
+        Pooled<'static, SmallBuffer>,
+        Owned,
+        Filled<Pooled<'static, SmallBuffer>>,
+        pools::Buf,
+        Filled<pools::Buf>,
+        iobuf::shared::View,
+        SplitBuf,
+        Vec<Owned>,
+        [Owned; 2]
+    ) {
+        assert!(
+            !io_buf_mut && !set_len,
+            "{ty} lends its bytes as uninitialised memory"
+        );
+    }
+}
+
+/// The `Buf` enum of a `buffer_pools!` set goes in bare and in a
+/// `Filled`, whichever entry it came from, and is read into in a
+/// `Filled`.
 #[test]
 fn buffer_pools_enum() {
     on_uring(|| async {
@@ -234,22 +373,19 @@ fn buffer_pools_enum() {
 
         let large = pools::get(10_000).unwrap();
         assert_eq!(large.name(), "large");
-        let mut into = CompioBuf::new(Filled::new(large));
-        while into.as_slice().len() < small.len() {
-            let BufResult(res, back) = b.append(into).await;
+        let mut large = Filled::new(large);
+        while large.len() < small.len() {
+            let BufResult(res, back) = b.append_filled(large).await;
             res.unwrap();
-            into = back;
+            large = back;
         }
-        let large = into.into_filled();
         assert_eq!(large.len(), small.len());
         assert!(large.iter().all(|&x| x == 1));
 
         let mut out = Filled::new(pools::get(100).unwrap());
         out.extend_from_slice(b"enum");
         a.write_all(out).await.0.unwrap();
-        let BufResult(res, got) = b
-            .read(CompioBuf::new(Filled::new(pools::get(10).unwrap())))
-            .await;
+        let BufResult(res, got) = b.read_filled(Filled::new(pools::get(10).unwrap())).await;
         assert_eq!(res.unwrap(), 4);
         assert_eq!(got.as_slice(), b"enum");
 
@@ -286,8 +422,9 @@ fn view_writes() {
     });
 }
 
-/// compio's own vectored impls over arrays of them: a write of several
-/// `Filled`s, a read that fills several `CompioBuf`s in order.
+/// A vectored write of several `Filled`s (compio's own impl for arrays of
+/// `IoBuf`s), and vectored reads that append to several `Filled`s in
+/// order, each read after what the earlier ones filled.
 #[test]
 fn vectored_round_trip() {
     on_uring(|| async {
@@ -304,20 +441,18 @@ fn vectored_round_trip() {
         res.unwrap();
         drop(out);
 
-        let into = [
-            CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())),
-            CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())),
+        let mut into = vec![
+            Filled::new(pool.try_get_owned().unwrap()),
+            Filled::new(pool.try_get_owned().unwrap()),
         ];
         let mut got = 0;
-        let mut into = into;
         while got < expected.len() {
-            // Each read fills the parts after what earlier reads filled.
-            let slice = compio::buf::IoVectoredBufMut::slice_mut(into, got);
-            let BufResult(res, back) = b.read_vectored(slice).await;
+            let BufResult(res, back) = b.read_vectored_filled(into).await;
             got += res.unwrap();
-            into = back.into_inner();
+            into = back;
+            assert_eq!(into.iter().map(|f| f.len()).sum::<usize>(), got);
         }
-        let [first, second] = into.map(CompioBuf::into_filled);
+        let [first, second]: [Owned; 2] = into.try_into().unwrap();
         assert_eq!(first.len(), size);
         assert_eq!(second.len(), expected.len() - size);
         let read: Vec<u8> = first.iter().chain(second.iter()).copied().collect();
@@ -334,7 +469,7 @@ fn cancelled_read_brings_its_buffer_home() {
     on_uring(|| async {
         let pool = Arc::new(SmallBufferPool::new(4).unwrap());
         let (mut a, mut b) = pair();
-        let read = b.read(CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())));
+        let read = b.read_filled(Filled::new(pool.try_get_owned().unwrap()));
         let timed = compio::time::timeout(Duration::from_millis(20), read).await;
         assert!(timed.is_err(), "no data was sent, the read must time out");
         // Dropped mid-flight: the runtime keeps the buffer for the kernel.
@@ -348,7 +483,7 @@ fn cancelled_read_brings_its_buffer_home() {
         // The socket still works.
         a.write_all(b"after").await.0.unwrap();
         let BufResult(res, buf) = b
-            .read(CompioBuf::new(Filled::new(pool.try_get_owned().unwrap())))
+            .read_filled(Filled::new(pool.try_get_owned().unwrap()))
             .await;
         assert_eq!(res.unwrap(), 5);
         assert_eq!(buf.as_slice(), b"after");

@@ -196,6 +196,57 @@ fn a_read_sets_the_filled_length() {
     });
 }
 
+/// One `Filled` reused across reads holds exactly what the last read
+/// wrote: a long read, then a short one, then end of file; and a file copy
+/// that reuses its buffer copies the file's bytes and no stale ones.
+#[test]
+fn a_reused_filled_holds_exactly_the_last_read() {
+    on_uring(|| async {
+        let pool = Arc::new(SmallBufferPool::new(1).unwrap());
+        let (long, short) = (TempPath::new("long"), TempPath::new("short"));
+        let long_bytes: Vec<u8> = (0..100).map(|i| pattern(1, i)).collect();
+        let short_bytes: Vec<u8> = (0..10).map(|i| pattern(2, i)).collect();
+        std::fs::write(&long.0, &long_bytes).unwrap();
+        std::fs::write(&short.0, &short_bytes).unwrap();
+        let long_file = monoio::fs::File::open(&long.0).await.unwrap();
+        let short_file = monoio::fs::File::open(&short.0).await.unwrap();
+
+        let buf = Filled::new(pool.try_get_owned().unwrap());
+        let (res, buf) = long_file.read_at(buf, 0).await;
+        assert_eq!(res.unwrap(), 100);
+        assert_eq!(&buf[..], &long_bytes[..]);
+        let (res, buf) = short_file.read_at(buf, 0).await;
+        assert_eq!(res.unwrap(), 10);
+        assert_eq!(&buf[..], &short_bytes[..], "no stale byte of the long read");
+        let (res, buf) = short_file.read_at(buf, 10).await;
+        assert_eq!(res.unwrap(), 0);
+        assert!(buf.is_empty(), "end of file: nothing filled");
+
+        // A copy loop over one buffer: 2 KiB chunks of a 5,000-byte file.
+        let source = TempPath::new("copy");
+        let source_bytes: Vec<u8> = (0..5000).map(|i| pattern(3, i)).collect();
+        std::fs::write(&source.0, &source_bytes).unwrap();
+        let source_file = monoio::fs::File::open(&source.0).await.unwrap();
+        let (mut copied, mut buf) = (Vec::new(), buf);
+        loop {
+            let (res, back) = source_file.read_at(buf, copied.len() as u64).await;
+            buf = back;
+            if res.unwrap() == 0 {
+                break;
+            }
+            copied.extend_from_slice(&buf[..]);
+        }
+        assert_eq!(copied.len(), source_bytes.len());
+        assert_eq!(copied, source_bytes);
+
+        drop(buf);
+        for file in [long_file, short_file, source_file] {
+            file.close().await.unwrap();
+        }
+        assert_eq!(pool.available(), pool.capacity());
+    });
+}
+
 /// The `Buf` enum of a `buffer_pools!` set goes in bare and in a
 /// `Filled`, whichever entry it came from.
 #[test]

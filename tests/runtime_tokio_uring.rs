@@ -149,9 +149,10 @@ fn moved_buffers_write_and_read_back_through_a_file() {
     });
 }
 
-/// A read into a `Filled` writes from its first filled byte and raises
-/// the filled length to the bytes read (tokio-uring's rule: never
-/// shorter); through the slice of its unfilled part, it appends.
+/// A read into a `Filled` writes from its first filled byte and sets the
+/// filled length to the bytes read (not tokio-uring's rule for a `Vec`,
+/// which only raises it: the last check); through the slice of its
+/// unfilled part, it appends.
 #[test]
 fn a_read_sets_the_filled_length() {
     on_uring(|| async {
@@ -170,11 +171,12 @@ fn a_read_sets_the_filled_length() {
         let buf = slice.into_inner();
         assert_eq!(&buf[..], b"hello, world");
 
-        // A plain read overwrites from the start; the length stays.
+        // A plain read into a longer `Filled` overwrites from its start
+        // and sets the length to what was read, shorter than before.
         a.write_all(b"abc".to_vec()).await.0.unwrap();
         let (res, buf) = b.read(buf).await;
         assert_eq!(res.unwrap(), 3);
-        assert_eq!(&buf[..], b"abclo, world");
+        assert_eq!(&buf[..], b"abc");
 
         // A consumed front: the read lands at the first filled byte.
         let mut buf = buf;
@@ -185,6 +187,64 @@ fn a_read_sets_the_filled_length() {
         assert_eq!(res.unwrap(), 3);
         assert_eq!(&buf[..], b"xyz");
         drop(buf);
+
+        a.write_all(b"abc".to_vec()).await.0.unwrap();
+        let (res, vec) = b.read(b"hello, world".to_vec()).await;
+        assert_eq!(res.unwrap(), 3);
+        assert_eq!(vec, b"abclo, world", "tokio-uring's own rule for a Vec");
+        assert_eq!(pool.available(), pool.capacity());
+    });
+}
+
+/// One `Filled` reused across reads holds exactly what the last read
+/// wrote: a long read, then a short one, then end of file; and a file copy
+/// that reuses its buffer copies the file's bytes and no stale ones (the
+/// copy of a file whose size is not a multiple of the buffer's once came
+/// out longer, ending with the previous chunk's tail).
+#[test]
+fn a_reused_filled_holds_exactly_the_last_read() {
+    on_uring(|| async {
+        let pool = Arc::new(SmallBufferPool::new(1).unwrap());
+        let (long, short) = (TempPath::new("long"), TempPath::new("short"));
+        let long_bytes: Vec<u8> = (0..100).map(|i| pattern(1, i)).collect();
+        let short_bytes: Vec<u8> = (0..10).map(|i| pattern(2, i)).collect();
+        std::fs::write(&long.0, &long_bytes).unwrap();
+        std::fs::write(&short.0, &short_bytes).unwrap();
+        let long_file = tokio_uring::fs::File::open(&long.0).await.unwrap();
+        let short_file = tokio_uring::fs::File::open(&short.0).await.unwrap();
+
+        let buf = Filled::new(pool.try_get_owned().unwrap());
+        let (res, buf) = long_file.read_at(buf, 0).await;
+        assert_eq!(res.unwrap(), 100);
+        assert_eq!(&buf[..], &long_bytes[..]);
+        let (res, buf) = short_file.read_at(buf, 0).await;
+        assert_eq!(res.unwrap(), 10);
+        assert_eq!(&buf[..], &short_bytes[..], "no stale byte of the long read");
+        let (res, buf) = short_file.read_at(buf, 10).await;
+        assert_eq!(res.unwrap(), 0);
+        assert!(buf.is_empty(), "end of file: nothing filled");
+
+        // A copy loop over one buffer: 2 KiB chunks of a 5,000-byte file.
+        let source = TempPath::new("copy");
+        let source_bytes: Vec<u8> = (0..5000).map(|i| pattern(3, i)).collect();
+        std::fs::write(&source.0, &source_bytes).unwrap();
+        let source_file = tokio_uring::fs::File::open(&source.0).await.unwrap();
+        let (mut copied, mut buf) = (Vec::new(), buf);
+        loop {
+            let (res, back) = source_file.read_at(buf, copied.len() as u64).await;
+            buf = back;
+            if res.unwrap() == 0 {
+                break;
+            }
+            copied.extend_from_slice(&buf[..]);
+        }
+        assert_eq!(copied.len(), source_bytes.len());
+        assert_eq!(copied, source_bytes);
+
+        drop(buf);
+        for file in [long_file, short_file, source_file] {
+            file.close().await.unwrap();
+        }
         assert_eq!(pool.available(), pool.capacity());
     });
 }

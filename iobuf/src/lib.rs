@@ -262,7 +262,8 @@
 //!   wait-time histogram through the `metrics` facade, for any exporter.
 //! - `monoio`, `compio`, `tokio-uring` (off by default): the guards,
 //!   `Filled`, the views and `buffer_pools!` buffers in each io_uring
-//!   runtime's owned-buffer traits; see [`runtimes`] for the versions, the
+//!   runtime's owned-buffer traits (compio reads through iobuf's own
+//!   `CompioRead`/`CompioReadAt`); see [`runtimes`] for the versions, the
 //!   types and what is not supported.
 //!
 //! # Correctness

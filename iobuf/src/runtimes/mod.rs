@@ -13,18 +13,39 @@
 //! | runtime (feature) | version | read-only traits | read/write traits | vectored |
 //! |---|---|---|---|---|
 //! | monoio (`monoio`) | 0.2 | `IoBuf`: `OwnedPooled`, `Pooled<'static>`, the `buffer_pools!` enum, `Filled` over those, `View` | `IoBufMut`: the same but `View` | `IoBatch`: `IoVecBuf`/`IoVecBufMut`, no allocation per `readv`/`writev` (monoio's `read_vectored_exact`/`write_vectored_all` copy the iovecs into a new `Vec` per call, and the former never updates the batch's lengths: use plain `readv`/`writev`) |
-//! | compio (`compio`) | compio 0.19 / compio-buf 0.8 | `IoBuf`: as monoio | `IoBufMut` + `SetLen`: `CompioBuf` over a `Filled` (it zeroes what compio's safe `as_uninit` exposed; see its docs) | `Vec`/arrays of them (compio's own impls) |
+//! | compio (`compio`) | compio 0.19 / compio-buf 0.8 | `IoBuf`: as monoio | none: reads go through iobuf's `CompioRead`/`CompioReadAt` into a `Filled` (compio's safe `as_uninit` makes a user-held `IoBufMut` unsound; see the `compio` module) | writes: `Vec`/arrays of them (compio's own impls); reads: `CompioRead::read_vectored_filled` |
 //! | tokio-uring (`tokio-uring`) | 0.5 | `IoBuf`: as monoio | `IoBufMut`: the same but `View` | `Vec` of them (`readv_at`/`writev_at` take a `Vec`; reads need `Filled`s: tokio-uring reads after each buffer's initialised bytes, and a bare guard is all initialised, so a vectored read into guards returns `Ok(0)`) |
 //!
 //! What a read fills: a bare guard is all initialised bytes (its whole
 //! buffer counts as written: a pooled buffer is always initialised), so a
 //! read into it writes from its start and leaves its length alone. A
-//! `Filled` counts from its first filled byte: a read writes there; monoio
-//! then sets the filled length to the bytes read, while compio and
-//! tokio-uring only raise it to them (a 3-byte read into a 12-byte `Filled`
-//! leaves 12 bytes filled, the first 3 new), as they do for a `Vec`. To
-//! append, read into the unfilled part through the runtime's slice
-//! (`filled.slice_mut(filled.len()..)` on monoio and tokio-uring).
+//! `Filled` counts from its first filled byte, and a read sets its filled
+//! length to exactly what the read wrote, on every runtime, so a `Filled`
+//! reused across reads never shows an earlier, longer read's bytes after a
+//! short one's:
+//!
+//! - monoio and tokio-uring write a read from the first filled byte and
+//!   report the count; the filled length becomes that count (a 3-byte read
+//!   into a 12-byte `Filled` leaves 3 bytes filled). For a `Vec`,
+//!   tokio-uring and compio only *raise* the length, keeping stale bytes
+//!   after a short read; iobuf's `Filled` does not. Their vectored reads
+//!   (`readv`) write after each buffer's filled bytes, so they append; so
+//!   does a read into the runtime's slice of the unfilled part
+//!   (`filled.slice_mut(filled.len()..)`). Through a slice starting
+//!   elsewhere, the filled part ends where the read stopped writing.
+//! - compio: `CompioRead::read_filled` and the exact and positioned reads
+//!   replace the filled part; `CompioRead::append_filled` and the vectored
+//!   read append (see the `compio` module).
+//!
+//! Uninitialised memory: no safe program reads an uninitialised byte
+//! through these impls. monoio's `IoBufMut::write_ptr` and tokio-uring's
+//! `stable_mut_ptr` return raw pointers (writing through one is
+//! `unsafe`), their `set_init` is `unsafe`, and their slices dereference
+//! to the initialised bytes only, as `[u8]`: no safe method of either
+//! hands out `MaybeUninit` bytes, so the guards and `Filled` implement
+//! their traits directly. compio-buf's `IoBufMut::as_uninit` does, safely,
+//! so no iobuf type implements it (the `compio` module says why and what
+//! replaces it).
 //!
 //! A read future dropped mid-flight: monoio and compio cancel the
 //! operation and give the buffer back within milliseconds; tokio-uring 0.5
@@ -40,14 +61,14 @@
 //! fixed-buffer operations take only buffers of its own registry.
 
 #[cfg(feature = "compio")]
-mod compio;
+pub mod compio;
 #[cfg(all(feature = "monoio", unix))]
 mod monoio;
 #[cfg(all(feature = "tokio-uring", target_os = "linux"))]
 mod tokio_uring;
 
 #[cfg(feature = "compio")]
-pub use compio::CompioBuf;
+pub use compio::{CompioRead, CompioReadAt};
 #[cfg(all(feature = "monoio", unix))]
 pub use monoio::IoBatch;
 

@@ -54,16 +54,29 @@ unsafe impl<H: StableBuf> IoBuf for Filled<H> {
 }
 
 // SAFETY: the same address, writable through `&mut self`; `set_init`
-// raises the filled length to `pos` (tokio-uring's rule), within
-// `bytes_total` (checked).
+// sets the filled length to `pos`, clamped to `bytes_total`, and every
+// byte of a pooled buffer is initialised whatever the runtime wrote.
 unsafe impl<H: StableBuf> IoBufMut for Filled<H> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.stable_parts().base
     }
+    /// Sets the filled length to `pos`: the bytes from the first filled
+    /// byte up to `pos` are what the operation wrote. tokio-uring's own
+    /// buffers only *raise* their length here (its trait docs call it a
+    /// watermark), but its reads (`read_at`, `read_fixed_at`, `recv_from`,
+    /// `recv_msg`) all write from `stable_mut_ptr` and pass the count read,
+    /// so raising would leave the bytes of an earlier, longer read after
+    /// the short one's, as filled. `readv_at` writes after `bytes_init`
+    /// and passes `bytes_init + count`, so it appends either way. Through a
+    /// tokio-uring `Slice` the position is the slice's start plus the count:
+    /// filled bytes past the slice's end are dropped.
+    ///
+    /// `pos` is clamped to the room (`bytes_total`): tokio-uring 0.5's
+    /// `recv_msg` passes each buffer the count still to distribute, which
+    /// can exceed that buffer; the kernel wrote at most its room into it.
     unsafe fn set_init(&mut self, pos: usize) {
-        if pos > self.len() {
-            self.set_filled_from_head(pos);
-        }
+        let room = self.stable_parts().room;
+        self.set_filled_from_head(pos.min(room));
     }
 }
 
