@@ -77,21 +77,20 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use iobuf::GreatBufferPool;
 use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use tokio::sync::{Barrier, Semaphore};
+use tokio::sync::Barrier;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 /// Counts every allocation of the process, to show what the hot path costs.
@@ -99,11 +98,14 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 mod counting_alloc;
 use counting_alloc::allocations;
 
-/// Bytes of the length field before each payload.
-const HEADER: usize = 4;
-
-/// The longest payload.
-const MAX_PAYLOAD: usize = 64 << 10;
+/// The frames, their sizes and byte patterns, and the pipelining client's
+/// halves (shared with `idle_connections`).
+#[path = "support/frame_load.rs"]
+mod frame_load;
+use frame_load::{
+    ConnLoad, HEADER, InFlight, MAX_PAYLOAD, Sizes, check_echoes, complete_frame, pattern_table,
+    send_frames, write_queue,
+};
 
 /// The iobuf server's read-ahead buffer (one `GreatBuffer`, 512 KiB); also
 /// `Framed`'s initial read capacity and what the `BytesMut` server
@@ -220,65 +222,6 @@ impl Server {
     }
 }
 
-/// The payload sizes of one connection, the same sequence for every server.
-#[derive(Clone, Debug)]
-struct Sizes(u64);
-
-impl Sizes {
-    fn new(conn: usize) -> Self {
-        Sizes(conn as u64)
-    }
-
-    /// The next payload size: 1 % empty, 60 % 1 ..= 2 KiB, 25 % 2 KiB ..=
-    /// 8 KiB, 14 % 8 KiB ..= 64 KiB.
-    fn next_len(&mut self) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let r = mix(self.0);
-        let pick = r % 100;
-        // The high half picks the size within the class, the low bits the
-        // class: the two stay independent.
-        let within = (r >> 32) as usize;
-        match pick {
-            0 => 0,
-            1..=60 => 1 + within % (2 << 10),
-            61..=85 => (2 << 10) + 1 + within % (6 << 10),
-            _ => (8 << 10) + 1 + within % (MAX_PAYLOAD - (8 << 10)),
-        }
-    }
-}
-
-/// splitmix64's finaliser: every input bit reaches every output bit.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Random bytes that frames are cut from: `2 * MAX_PAYLOAD` of them, so
-/// that a payload starting anywhere in the first half fits.
-fn pattern_table() -> &'static [u8] {
-    static TABLE: OnceLock<Box<[u8]>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (0..2 * MAX_PAYLOAD as u64)
-            .map(|i| mix(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u8)
-            .collect()
-    })
-}
-
-/// Writes frame `frame` of connection `conn` into `out`: its header, then
-/// `len` bytes of a pattern that differs per connection, frame and offset,
-/// so a misplaced, stale or crossed byte shows: random bytes from an offset
-/// of the table, xored with a byte, both drawn from the connection and the
-/// frame number. (A copy and an xor: the client checks what it sent, and
-/// must stay cheaper than the servers it measures.)
-fn fill_frame(out: &mut Vec<u8>, conn: usize, frame: usize, len: usize) {
-    let r = mix(((conn as u64) << 40) ^ frame as u64);
-    let (start, key) = ((r % MAX_PAYLOAD as u64) as usize, (r >> 56) as u8);
-    out.clear();
-    out.extend_from_slice(&(len as u32).to_be_bytes());
-    out.extend(pattern_table()[start..start + len].iter().map(|b| b ^ key));
-}
-
 /// The server's socket, counting its reads that returned data.
 #[derive(Debug)]
 struct Counted<T>(T);
@@ -380,52 +323,6 @@ async fn serve_framed(stream: TcpStream) -> io::Result<()> {
         framed.feed(frame?.freeze()).await?;
     }
     SinkExt::<Bytes>::flush(&mut framed).await
-}
-
-/// The length of the complete frame at the front of `buf`, header
-/// included, if it is all there.
-fn complete_frame(buf: &[u8]) -> io::Result<Option<usize>> {
-    let Some(header) = buf.first_chunk::<HEADER>() else {
-        return Ok(None);
-    };
-    let len = u32::from_be_bytes(*header) as usize;
-    if len > MAX_PAYLOAD {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("a frame of {len} bytes, over {MAX_PAYLOAD}"),
-        ));
-    }
-    Ok((buf.len() >= HEADER + len).then_some(HEADER + len))
-}
-
-/// Writes every frame of `queue` with vectored writes, up to 64 a call.
-async fn write_queue(
-    io: &mut (impl AsyncWrite + Unpin),
-    queue: &mut VecDeque<Bytes>,
-) -> io::Result<()> {
-    while !queue.is_empty() {
-        let mut written = {
-            let mut slices = [IoSlice::new(&[]); 64];
-            let n = slices.len().min(queue.len());
-            for (slice, frame) in slices.iter_mut().zip(queue.iter()) {
-                *slice = IoSlice::new(frame);
-            }
-            io.write_vectored(&slices[..n]).await?
-        };
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while written > 0 {
-            let front = queue.front_mut().expect("written bytes were queued");
-            if written < front.len() {
-                front.advance(written);
-                break;
-            }
-            written -= front.len();
-            queue.pop_front();
-        }
-    }
-    Ok(())
 }
 
 /// Echoes one connection by hand: read into a `BytesMut`, freeze each
@@ -669,124 +566,6 @@ impl Measured {
     }
 }
 
-/// What one client connection saw.
-#[derive(Debug, Default)]
-struct ConnLoad {
-    /// Bytes of the measured frames, headers included.
-    measured_bytes: u64,
-    bytes_checked: u64,
-    mismatches: u64,
-}
-
-/// One connection's frames on their way: the last `in_flight` frames sent,
-/// kept until their echo is checked, and a permit per free slot.
-#[derive(Debug)]
-struct InFlight {
-    conn: usize,
-    /// Frame `f` is in slot `f % slots.len()`, from before it is written
-    /// until its echo is checked. The locks are never held across an
-    /// await: the writer and the reader are two futures of one task.
-    slots: Vec<Mutex<Vec<u8>>>,
-    permits: Semaphore,
-}
-
-/// Writes frames `frames`: each time slots are free, every frame they
-/// allow in one write (a pipelining client batches; a write per frame
-/// would make the client, not the server, the bottleneck sooner).
-async fn send_frames(
-    tx: &mut (impl AsyncWrite + Unpin),
-    flight: &InFlight,
-    sizes: &mut Sizes,
-    frames: Range<usize>,
-    batch: &mut Vec<u8>,
-    measured_bytes: &mut u64,
-) -> io::Result<()> {
-    let mut next = frames.start;
-    while next < frames.end {
-        flight
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed")
-            .forget();
-        let mut n = 1;
-        while next + n < frames.end {
-            match flight.permits.try_acquire() {
-                Ok(permit) => permit.forget(),
-                Err(_) => break,
-            }
-            n += 1;
-        }
-        batch.clear();
-        for frame in next..next + n {
-            let mut slot = flight.slots[frame % flight.slots.len()].lock().unwrap();
-            fill_frame(&mut slot, flight.conn, frame, sizes.next_len());
-            batch.extend_from_slice(&slot);
-        }
-        next += n;
-        *measured_bytes += batch.len() as u64;
-        tx.write_all(batch).await?;
-    }
-    Ok(())
-}
-
-/// Reads the echoes of frames `frames` and compares every byte with the
-/// frame sent; frees each frame's slot once its echo is checked.
-async fn check_echoes(
-    rx: &mut (impl AsyncRead + Unpin),
-    flight: &InFlight,
-    sizes: &mut Sizes,
-    frames: Range<usize>,
-    buf: &mut [u8],
-    load: &mut ConnLoad,
-) -> io::Result<()> {
-    if frames.is_empty() {
-        return Ok(());
-    }
-    let (mut frame, end) = (frames.start, frames.end);
-    let mut offset = 0;
-    let mut expected = HEADER + sizes.next_len();
-    while frame < end {
-        let n = rx.read(buf).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the server closed with echoes of frames {frame}..{end} missing"),
-            ));
-        }
-        let mut data = &buf[..n];
-        while !data.is_empty() {
-            if frame == end {
-                return Err(io::Error::other("the server echoed more bytes than sent"));
-            }
-            let slot = flight.slots[frame % flight.slots.len()].lock().unwrap();
-            if slot.len() != expected {
-                return Err(io::Error::other(format!(
-                    "an echo of frame {frame} arrived before the frame was sent"
-                )));
-            }
-            let m = data.len().min(expected - offset);
-            let (got, sent) = (&data[..m], &slot[offset..offset + m]);
-            if got != sent {
-                load.mismatches += got.iter().zip(sent).filter(|(a, b)| a != b).count() as u64;
-            }
-            load.bytes_checked += m as u64;
-            drop(slot);
-            data = &data[m..];
-            offset += m;
-            if offset == expected {
-                frame += 1;
-                offset = 0;
-                flight.permits.add_permits(1);
-                if frame < end {
-                    expected = HEADER + sizes.next_len();
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One client connection: the warm-up, then the measured frames, each phase
 /// pipelined and drained; everything it needs is allocated before.
 async fn client(
@@ -798,13 +577,7 @@ async fn client(
 ) -> io::Result<ConnLoad> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let flight = InFlight {
-        conn,
-        slots: (0..config.in_flight)
-            .map(|_| Mutex::new(Vec::with_capacity(HEADER + MAX_PAYLOAD)))
-            .collect(),
-        permits: Semaphore::new(config.in_flight),
-    };
+    let flight = InFlight::new(conn, config.in_flight);
     let mut buf = vec![0; 256 << 10];
     let mut batch = Vec::with_capacity(config.in_flight * (HEADER + MAX_PAYLOAD));
     let (mut sent_sizes, mut echo_sizes) = (Sizes::new(conn), Sizes::new(conn));
