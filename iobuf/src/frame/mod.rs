@@ -63,5 +63,5 @@ pub use decode::{Decoded, Decoder, Endian, LengthDelimited, Lines};
 pub use pools::{Pools, SplitSource};
 pub use read::FrameReader;
 #[cfg(feature = "tokio")]
-pub use tokio::{AsyncFrameReader, AsyncFrameWriter};
+pub use tokio::{AsyncFrameReader, AsyncFrameWriter, ReadReady};
 pub use write::{FrameWriter, Outgoing};

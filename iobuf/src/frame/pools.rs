@@ -90,8 +90,12 @@ impl Pools {
         }
     }
 
-    /// Adds a tier for frames larger than a read-ahead buffer (a tier of
-    /// smaller buffers is never used).
+    /// Adds a tier: one of larger buffers than the read-ahead holds frames
+    /// that do not fit a read-ahead buffer; one of smaller buffers holds
+    /// the partial frame of a stalled connection (an async reader whose
+    /// read would wait with a partial frame at most a quarter of its
+    /// buffer moves it into the smallest tier that holds it, if that tier
+    /// has a buffer free, and lets the larger buffer go).
     pub fn with(mut self, tier: impl SplitSource) -> Pools {
         let tier: Arc<dyn SplitSource> = Arc::new(tier);
         let at = self
@@ -109,6 +113,16 @@ impl Pools {
     /// The largest buffer size: the longest frame a reader can hold.
     pub fn largest(&self) -> usize {
         self.tiers[self.tiers.len() - 1].buffer_size()
+    }
+
+    /// The tier a stalled partial frame of `len` bytes, in a buffer of
+    /// `size` bytes, moves into: the smallest tier that holds it, if its
+    /// buffers are at most a quarter of `size` (a smaller move is not worth
+    /// the copy).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn shrink_tier(&self, len: usize, size: usize) -> Option<&dyn SplitSource> {
+        let tier = self.tiers.iter().find(|t| t.buffer_size() >= len)?;
+        (tier.buffer_size() <= size / 4).then_some(&**tier)
     }
 
     /// The read-ahead pool if its buffers hold `len` bytes, else the

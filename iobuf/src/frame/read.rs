@@ -1,11 +1,41 @@
 //! The frame reader's state machine, shared by the blocking reader (here)
 //! and the tokio one: what to do next (hand out a frame, read, take a
 //! buffer), with no I/O of its own.
+//!
+//! # Memory follows data
+//!
+//! A reader holds a pooled buffer only while it holds bytes, and it never
+//! waits on itself:
+//!
+//! - **R1** (async reader) a read that would wait gives an empty read-ahead
+//!   back ([`Core::stalled`]); with a readiness source it takes none before
+//!   the source is readable. An idle connection holds no pooled buffer.
+//! - **R2** a read that would wait with a partial frame far smaller than
+//!   its buffer moves the partial into the smallest tier that holds it
+//!   (`Pools::shrink_tier`, never waiting for it), so a stalled peer holds
+//!   at most that tier.
+//! - **R3** the reader never waits for a buffer of the pool its own buffer
+//!   came from while nothing else shares its buffer: needing room, it first
+//!   reuses its own buffer in place when it is the only share
+//!   (`SplitBuf::try_reclaim`); when views still share it and the pool has
+//!   nothing free, it waits *and* watches its buffer (`count.rs`), and the
+//!   moment the last view drops it stops waiting and reuses the buffer. A
+//!   wait while holding a buffer too small for the frame is for a tier of
+//!   larger buffers: another pool, which its own buffer cannot be holding
+//!   up.
+//!
+//! Why R3 is enough: a reader waits on itself only if the buffer it waits
+//! for could be its own, so only for its own pool, and only once nothing
+//! else keeps its own buffer from being reused; at that instant (the last
+//! view's drop) the watch wakes it (a drop that leaves a watched share
+//! alone wakes the watcher: the bit and the count are one word), and it
+//! reuses the buffer rather than wait for it.
 
 use std::io;
+use std::task::{Context, Poll, Wake, Waker};
 
 use super::decode::{Decoded, Decoder};
-use super::pools::{Pools, SplitSource};
+use super::pools::{Pools, SplitSource, Wait};
 use crate::shared::{SplitBuf, View};
 
 /// What the reader does next.
@@ -14,7 +44,8 @@ pub(crate) enum Step {
     Frame(View),
     /// Read into `Core::unfilled`, then `Core::filled`.
     Read,
-    /// Take a buffer from this tier and `Core::install` it.
+    /// Take a buffer of at least this many bytes and `Core::install` it
+    /// (the partial frame moves into it); 0 when none is held.
     Take(usize),
     /// The stream ended (cleanly, or after an error already returned).
     Done,
@@ -29,6 +60,8 @@ pub(crate) struct Core<D> {
     /// What the decoder last said the next frame needs in all.
     need: Option<usize>,
     done: bool,
+    /// `buf` is watched for becoming its buffer's only share (R3).
+    watching: bool,
 }
 
 pub(crate) fn invalid(what: String) -> io::Error {
@@ -43,11 +76,13 @@ impl<D: Decoder> Core<D> {
             buf: None,
             need: None,
             done: false,
+            watching: false,
         }
     }
 
     /// Ends the stream with `error`: every buffer of the reader goes home.
     pub(crate) fn fail(&mut self, error: io::Error) -> io::Error {
+        self.stop_watching();
         self.buf = None;
         self.done = true;
         error
@@ -58,13 +93,19 @@ impl<D: Decoder> Core<D> {
         self.buf.as_ref().map_or(0, SplitBuf::len)
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Whether the reader holds a pooled buffer.
+    pub(crate) fn holds_buffer(&self) -> bool {
+        self.buf.is_some()
+    }
+
     /// The next step.
     pub(crate) fn step(&mut self) -> io::Result<Step> {
         if self.done {
             return Ok(Step::Done);
         }
         let Some(buf) = self.buf.as_mut() else {
-            return Ok(Step::Take(0));
+            return Ok(Step::Take(self.need.unwrap_or(0)));
         };
         if !buf.is_empty() {
             match self.decoder.decode(buf.as_slice()) {
@@ -96,15 +137,18 @@ impl<D: Decoder> Core<D> {
                 self.pools.largest()
             ))));
         }
-        if want > buf.capacity() || buf.remaining_capacity() == 0 {
-            return Ok(Step::Take(want));
-        }
         // Little room left, and little to move: a fresh buffer now, rather
         // than a short read into the tail and another read after it (a
         // read that fills the tail is always followed by one more). The
         // move copies at most an eighth of a buffer.
         let eighth = self.pools.read_ahead_size() / 8;
-        if buf.remaining_capacity() < eighth && buf.len() <= eighth {
+        let cramped = buf.remaining_capacity() < eighth && buf.len() <= eighth;
+        if want > buf.capacity() || buf.remaining_capacity() == 0 || cramped {
+            // Room in place first (R3): a buffer nothing else shares is
+            // reused, its partial frame moved to its front.
+            if buf.size() >= want && buf.try_reclaim() {
+                return Ok(Step::Read);
+            }
             return Ok(Step::Take(want));
         }
         Ok(Step::Read)
@@ -134,10 +178,85 @@ impl<D: Decoder> Core<D> {
     /// copy a frame can cost: its prefix, when it straddles the end of a
     /// buffer or outgrows it).
     pub(crate) fn install(&mut self, mut fresh: SplitBuf) {
+        self.stop_watching();
         if let Some(old) = self.buf.take() {
             fresh.extend_from_slice(old.as_slice());
         }
         self.buf = Some(fresh);
+    }
+
+    /// No buffer of `want` bytes is free: whether the reader's own buffer
+    /// could hold them once nothing else shares it (then it watches for
+    /// that while it waits: R3).
+    pub(crate) fn may_reclaim(&self, want: usize) -> bool {
+        self.buf.as_ref().is_some_and(|b| b.size() >= want)
+    }
+
+    /// Starts or renews the watch of R3 with `waker`; `true` if the buffer
+    /// is already the only share, and then it is reclaimed: stop waiting.
+    pub(crate) fn watch(&mut self, waker: &Waker) -> bool {
+        let Some(buf) = self.buf.as_mut() else {
+            return false;
+        };
+        if buf.watch_only(waker) {
+            self.watching = false;
+            let reclaimed = buf.try_reclaim();
+            debug_assert!(reclaimed, "the only share could not reclaim");
+            return true;
+        }
+        self.watching = true;
+        false
+    }
+
+    /// While watching: if the buffer became the only share, stops
+    /// watching and reclaims it (`true`: stop waiting for a fresh one).
+    pub(crate) fn reclaimed(&mut self) -> bool {
+        if !self.watching {
+            return false;
+        }
+        let buf = self.buf.as_mut().expect("a watched buffer is held");
+        if !buf.is_only() {
+            return false;
+        }
+        buf.unwatch();
+        self.watching = false;
+        buf.try_reclaim()
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Whether the reader watches its buffer (it waits for a fresh one of
+    /// its own pool: R3).
+    pub(crate) fn is_watching(&self) -> bool {
+        self.watching
+    }
+
+    fn stop_watching(&mut self) {
+        if self.watching {
+            if let Some(buf) = &self.buf {
+                buf.unwatch();
+            }
+            self.watching = false;
+        }
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// A read would wait (R1, R2): an empty read-ahead goes home; a partial
+    /// frame far smaller than its buffer moves into the smallest tier that
+    /// holds it, if one is free now (never waiting for it).
+    pub(crate) fn stalled(&mut self) {
+        debug_assert!(!self.watching, "a reader reads while it waits for a buffer");
+        let Some(buf) = &self.buf else { return };
+        if buf.is_empty() {
+            self.buf = None;
+            return;
+        }
+        let Some(tier) = self.pools.shrink_tier(buf.len(), buf.size()) else {
+            return;
+        };
+        if let Some(mut small) = tier.try_take() {
+            small.extend_from_slice(buf.as_slice());
+            self.buf = Some(small);
+        }
     }
 
     /// Where the next read goes.
@@ -172,6 +291,49 @@ impl<D: Decoder> Core<D> {
     }
 }
 
+impl<D> Drop for Core<D> {
+    fn drop(&mut self) {
+        // U1 of `count.rs`: stop watching before the writer's share drops.
+        if self.watching {
+            if let Some(buf) = &self.buf {
+                buf.unwatch();
+            }
+        }
+    }
+}
+
+/// Unparks the thread that made it (the blocking reader's waits).
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The blocking reader's wait for a buffer of `want` bytes from `tier`
+/// while it holds a shared buffer that could hold them (R3): waits for a
+/// fresh one and for its own becoming the only share, whichever comes
+/// first.
+fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) {
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    if core.watch(&waker) {
+        return;
+    }
+    let mut cx = Context::from_waker(&waker);
+    let mut wait: Wait = core.tier(want).take_async();
+    loop {
+        if core.reclaimed() {
+            return;
+        }
+        if let Poll::Ready(fresh) = wait.as_mut().poll(&mut cx) {
+            core.install(fresh);
+            return;
+        }
+        std::thread::park();
+    }
+}
+
 /// Reads frames from a blocking [`std::io::Read`] into pooled buffers and
 /// hands each out as a [`View`], with no copy.
 ///
@@ -184,7 +346,17 @@ impl<D: Decoder> Core<D> {
 /// buffer) is dropped.
 ///
 /// **Backpressure**: when the pool is empty the reader waits for a buffer
-/// (it blocks the thread); it never allocates one on the heap.
+/// (it blocks the thread); it never allocates one on the heap. It never
+/// waits on itself: needing room while views of frames it handed out share
+/// its buffer, it waits for a fresh buffer or for the last of those views
+/// to drop, whichever comes first, and then reuses its own buffer (the
+/// module's invariant R3, with a boxed wait and a waker: one allocation
+/// each, only when the pool was empty).
+///
+/// **Memory**: a blocking reader keeps its read-ahead buffer while it
+/// blocks in `read` (a thread per connection holds a buffer per
+/// connection); the async reader gives it back
+/// ([`AsyncFrameReader`](super::AsyncFrameReader)).
 ///
 /// Errors end the stream and send the reader's buffers home:
 /// `InvalidData` for a frame longer than the decoder's maximum or the
@@ -287,8 +459,16 @@ impl<R: io::Read, D: Decoder> FrameReader<R, D> {
                 Step::Done => return Ok(None),
                 Step::Take(want) => {
                     let tier = self.core.tier(want);
-                    let fresh = tier.try_take().unwrap_or_else(|| tier.take_blocking());
-                    self.core.install(fresh);
+                    if let Some(fresh) = tier.try_take() {
+                        self.core.install(fresh);
+                    } else if self.core.may_reclaim(want) {
+                        wait_or_reclaim(&mut self.core, want);
+                    } else {
+                        // Holding no buffer, or one too small: a buffer of
+                        // a larger tier's pool cannot be ours (R3).
+                        let fresh = self.core.tier(want).take_blocking();
+                        self.core.install(fresh);
+                    }
                 }
                 Step::Read => {
                     let n = match self.io.read(self.core.unfilled()) {

@@ -20,7 +20,29 @@ use crate::shared::View;
 ///
 /// **Backpressure**: when the pool is empty the reader awaits a buffer
 /// (the pool's `get_async`, boxed: one allocation per wait, only when the
-/// pool was empty); it never allocates one on the heap.
+/// pool was empty); it never allocates one on the heap. Readers waiting on
+/// one pool are served in arrival order (the pool's queue is FIFO), and
+/// the pool's `stats().waiting` counts them. It never waits on itself (R3
+/// in the `read` module: while views of its frames share its buffer it
+/// waits for a fresh buffer or for the last of them to drop, whichever
+/// comes first).
+///
+/// **Memory follows data, not connections.** An idle reader holds no
+/// pooled buffer: a read that returns `Pending` gives an empty read-ahead
+/// buffer back (a get and a put of the pool when data comes again: a few
+/// ns with thread caches), and a reader made with
+/// [`with_readiness`](Self::with_readiness) over a tokio socket takes one
+/// only once the socket is readable. A stalled partial frame (the peer sent
+/// part of a frame and stopped) moves into the smallest tier of the
+/// [`Pools`] that holds it when that tier's buffers are at most a quarter of
+/// the one it is in. So size the read-ahead pool by the data in flight (the
+/// connections that are sending at once, times a buffer or two), not by the
+/// number of connections. What a slow or hostile peer can hold is its
+/// partial frame's tier: at most `connections × tier` bytes. To bound it
+/// further, cap the connections, and put a deadline on a partial frame:
+/// `read_frame` is cancel-safe, so `tokio::time::timeout(d,
+/// reader.read_frame())` that fires while [`buffered`](Self::buffered) is
+/// above 0 means a frame took longer than `d`; drop the connection.
 ///
 /// [`read_frame`](Self::read_frame) is cancel-safe: dropped at an await,
 /// it loses no bytes, no buffer and no place in the pool's queue (a wait
@@ -48,17 +70,116 @@ pub struct AsyncFrameReader<R, D> {
     core: Core<D>,
     /// A wait for a buffer in progress, for the tier of `want` bytes.
     waiting: Option<Wait>,
+    /// How to wait until `io` is readable without a buffer, if it can.
+    ready: Option<PollReady<R>>,
+}
+
+/// `ReadReady::poll_read_ready` of a reader's source.
+type PollReady<R> = fn(&R, &mut Context<'_>) -> Poll<io::Result<()>>;
+
+/// A source that can wait until it is readable without a buffer to read
+/// into: tokio's `TcpStream`, `UnixStream` and their read halves. An
+/// [`AsyncFrameReader`] made with
+/// [`with_readiness`](AsyncFrameReader::with_readiness) over one takes a
+/// pooled buffer only once the source is readable, so that an idle
+/// connection never holds one, not even while it is polled.
+pub trait ReadReady {
+    /// `Ready(Ok(()))` once a read may find bytes (it may still find none:
+    /// the reader then gives its buffer back and asks again); `Pending`
+    /// registers `cx`'s waker for readiness.
+    ///
+    /// # Errors
+    ///
+    /// The source's.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl ReadReady for tokio::net::TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::net::TcpStream::poll_read_ready(self, cx)
+    }
+}
+
+impl ReadReady for tokio::net::tcp::OwnedReadHalf {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsRef::<tokio::net::TcpStream>::as_ref(self).poll_read_ready(cx)
+    }
+}
+
+impl ReadReady for tokio::net::tcp::ReadHalf<'_> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsRef::<tokio::net::TcpStream>::as_ref(self).poll_read_ready(cx)
+    }
+}
+
+#[cfg(unix)]
+impl ReadReady for tokio::net::UnixStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::net::UnixStream::poll_read_ready(self, cx)
+    }
+}
+
+#[cfg(unix)]
+impl ReadReady for tokio::net::unix::OwnedReadHalf {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsRef::<tokio::net::UnixStream>::as_ref(self).poll_read_ready(cx)
+    }
+}
+
+#[cfg(unix)]
+impl ReadReady for tokio::net::unix::ReadHalf<'_> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsRef::<tokio::net::UnixStream>::as_ref(self).poll_read_ready(cx)
+    }
 }
 
 impl<R, D: Decoder> AsyncFrameReader<R, D> {
     /// A reader of `io`'s frames, found by `decoder`, into buffers from
-    /// `pools`. Takes no buffer until the first read.
+    /// `pools`. Takes no buffer until the first read, and gives an empty
+    /// one back whenever a read returns `Pending`. Over a tokio socket,
+    /// prefer [`with_readiness`](Self::with_readiness).
     pub fn new(io: R, decoder: D, pools: Pools) -> Self {
         AsyncFrameReader {
             io,
             core: Core::new(decoder, pools),
             waiting: None,
+            ready: None,
         }
+    }
+
+    /// As [`new`](Self::new), for a source that can wait until it is
+    /// readable without a buffer ([`ReadReady`]: tokio's sockets and their
+    /// read halves): while no bytes are buffered, the reader waits for
+    /// readiness first and takes a pooled buffer only then.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use iobuf::frame::{AsyncFrameReader, LengthDelimited, Pools};
+    ///
+    /// # async fn serve(stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    /// let pool = Arc::new(iobuf::MediumBufferPool::new(64).unwrap());
+    /// let (read, _write) = stream.into_split();
+    /// let mut frames = AsyncFrameReader::with_readiness(read, LengthDelimited::new(), Pools::new(pool));
+    /// while let Some(frame) = frames.read_frame().await? {
+    ///     println!("{} bytes", frame.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_readiness(io: R, decoder: D, pools: Pools) -> Self
+    where
+        R: ReadReady,
+    {
+        AsyncFrameReader {
+            ready: Some(<R as ReadReady>::poll_read_ready),
+            ..Self::new(io, decoder, pools)
+        }
+    }
+
+    /// Whether the reader holds a pooled buffer now (an idle one holds
+    /// none).
+    pub fn holds_buffer(&self) -> bool {
+        self.core.holds_buffer()
     }
 }
 
@@ -83,6 +204,13 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
     pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<View>>> {
         loop {
             if let Some(wait) = self.waiting.as_mut() {
+                // R3: the reader's own buffer, once nothing else shares
+                // it, ends the wait (renewing the watch's waker first).
+                if self.core.is_watching() && (self.core.reclaimed() || self.core.watch(cx.waker()))
+                {
+                    self.waiting = None;
+                    continue;
+                }
                 let fresh = ready!(wait.as_mut().poll(cx));
                 self.waiting = None;
                 self.core.install(fresh);
@@ -91,23 +219,42 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
                 Step::Frame(view) => return Poll::Ready(Ok(Some(view))),
                 Step::Done => return Poll::Ready(Ok(None)),
                 Step::Take(want) => {
+                    if !self.core.holds_buffer() {
+                        if let Some(ready) = self.ready {
+                            // R1: no buffer before the source is readable.
+                            if let Err(e) = ready!(ready(&self.io, cx)) {
+                                return Poll::Ready(Err(self.core.fail(e)));
+                            }
+                        }
+                    }
                     let tier = self.core.tier(want);
                     match tier.try_take() {
                         Some(fresh) => self.core.install(fresh),
-                        None => self.waiting = Some(tier.take_async()),
+                        None => {
+                            self.waiting = Some(tier.take_async());
+                            if self.core.may_reclaim(want) && self.core.watch(cx.waker()) {
+                                self.waiting = None;
+                            }
+                        }
                     }
                 }
                 Step::Read => {
                     let mut buf = ReadBuf::new(self.core.unfilled());
-                    match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
-                        Ok(()) => {
+                    match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(())) => {
                             let n = buf.filled().len();
                             if !self.core.filled(n)? {
                                 return Poll::Ready(Ok(None));
                             }
                         }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Poll::Ready(Err(self.core.fail(e))),
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(self.core.fail(e))),
+                        Poll::Pending => {
+                            // R1, R2: an idle reader holds no buffer, and a
+                            // stalled one holds as little as it can.
+                            self.core.stalled();
+                            return Poll::Pending;
+                        }
                     }
                 }
             }

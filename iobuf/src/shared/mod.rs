@@ -164,6 +164,9 @@ pub struct SplitBuf {
     start: usize,
     filled: usize,
     end: usize,
+    /// The buffer's size: what the writer owns again once it is the only
+    /// share ([`try_reclaim`](Self::try_reclaim)).
+    size: usize,
     home: Home,
 }
 
@@ -194,6 +197,7 @@ impl SplitBuf {
             start: 0,
             filled: 0,
             end: size_of::<T>(),
+            size: size_of::<T>(),
             home: Home {
                 count: NonNull::from(count),
                 pool: pool_ptr,
@@ -341,6 +345,7 @@ impl SplitBuf {
             start: mid,
             filled: self.filled.max(mid),
             end: self.end,
+            size: self.size,
             home: self.home.clone(),
         };
         self.filled = self.filled.min(mid);
@@ -360,6 +365,70 @@ impl SplitBuf {
             self.len()
         );
         self.start += n;
+    }
+
+    /// If this writer is the buffer's only share (no view of it and no
+    /// other writer lives), takes the whole buffer back: moves the filled
+    /// bytes to its front (one `memmove` of [`len`](Self::len) bytes) and
+    /// owns every byte again, so [`capacity`](Self::capacity) is the
+    /// buffer's size. Returns whether it did; with other shares alive it
+    /// changes nothing. (`bytes`' `BytesMut::try_reclaim` does the same for
+    /// a `BytesMut`.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iobuf::shared::SplitBuf;
+    ///
+    /// let pool = Arc::new(iobuf::SmallBufferPool::new(1)?);
+    /// let mut buf = SplitBuf::from(pool.get_owned());
+    /// buf.extend_from_slice(b"framepartial");
+    /// let frame = buf.split_to(5);
+    /// assert!(!buf.try_reclaim());               // `frame` shares the buffer
+    /// drop(frame);
+    /// assert!(buf.try_reclaim());
+    /// assert_eq!(&buf[..], b"partial");
+    /// assert_eq!(buf.capacity(), 2048);
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    pub fn try_reclaim(&mut self) -> bool {
+        if !count::is_only(self.home.count()) {
+            return false;
+        }
+        let len = self.len();
+        // SAFETY: this writer is the only share (just checked, with the
+        // Acquire that orders every former share's reads before this
+        // write), so it owns all of the buffer: `start..start + len` and
+        // `0..len` are both inside it (`start + len = filled <= size`);
+        // `copy` allows the overlap.
+        unsafe { std::ptr::copy(self.at(self.start), self.base.as_ptr(), len) };
+        self.start = 0;
+        self.filled = len;
+        self.end = self.size;
+        true
+    }
+
+    /// Whether this writer is the buffer's only share (see
+    /// [`try_reclaim`](Self::try_reclaim)).
+    pub(crate) fn is_only(&self) -> bool {
+        count::is_only(self.home.count())
+    }
+
+    /// The buffer's size, all of which `try_reclaim` can give back.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Watches for becoming the buffer's only share: `waker` is woken when
+    /// the last other share drops; `true` (and nothing watched) if this
+    /// already is the only one (`count.rs`). The caller calls
+    /// [`unwatch`](Self::unwatch) before it drops the writer (U1).
+    pub(crate) fn watch_only(&self, waker: &std::task::Waker) -> bool {
+        count::watch(self.home.count(), waker)
+    }
+
+    /// Stops watching (see [`watch_only`](Self::watch_only)).
+    pub(crate) fn unwatch(&self) {
+        count::unwatch(self.home.count());
     }
 
     /// Cuts a frame out of the front: a view of `frame` (relative to the

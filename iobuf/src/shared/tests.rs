@@ -61,3 +61,56 @@ fn the_last_share_sends_the_buffer_home_after_every_read() {
         assert_eq!(buffer.sent_home.load(Ordering::Relaxed), 1);
     });
 }
+
+/// Wakes a parked loom thread.
+struct Unpark(thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A frame reader's writer and one view of its buffer, on two threads: the
+/// view reads, then drops its share; the writer watches for being the only
+/// share (`count::watch`), parks until it is, then writes (reuses the
+/// buffer in place). It must be woken (the mutant `watch_checks_before_flag`
+/// loses the wake-up: loom reports the writer parked forever), and its
+/// write must not race with the view's read.
+#[test]
+fn a_watcher_learns_it_is_the_only_share() {
+    loom::model(|| {
+        let buffer = Arc::new(Buffer {
+            count: AtomicU32::new(0),
+            bytes: UnsafeCell::new(0),
+            sent_home: AtomicUsize::new(0),
+        });
+        buffer.bytes.with_mut(|b| unsafe { *b = 42 });
+        count::first(&buffer.count);
+        count::add(&buffer.count);
+        let view = {
+            let buffer = buffer.clone();
+            thread::spawn(move || {
+                assert_eq!(buffer.bytes.with(|b| unsafe { *b }), 42);
+                buffer.drop_share();
+            })
+        };
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(thread::current())));
+        if !count::watch(&buffer.count, &waker) {
+            // As the reader does: wait for the wake-up, then look (loom's
+            // park does not return spuriously, so a lost wake-up hangs).
+            loop {
+                thread::park();
+                if count::is_only(&buffer.count) {
+                    break;
+                }
+            }
+            count::unwatch(&buffer.count);
+        }
+        // The only share: reuse the buffer.
+        buffer.bytes.with_mut(|b| unsafe { *b = 7 });
+        view.join().unwrap();
+        buffer.drop_share();
+        assert_eq!(buffer.sent_home.load(Ordering::Relaxed), 1);
+    });
+}
