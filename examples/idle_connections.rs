@@ -18,18 +18,18 @@
 //! Frames are a u32 big-endian length, then the payload; the servers (a
 //! multi-thread runtime, 2 workers) echo each frame, header included:
 //!
-//! - **iobuf**: `AsyncFrameReader` (`LengthDelimited::num_skip(0)`) and
-//!   `AsyncFrameWriter`, over one pool set sized for the *active*
-//!   connections only: 2 × 16 read-ahead buffers of 8 KiB (`MediumBuffer`)
-//!   and 2 × 16 of 128 KiB (`LargeBuffer`) for frames over 8 KiB, 4.25 MiB
-//!   in all, committed at creation (`PoolConfig::prefault`), so that the
-//!   pool's own memory is resident before anything is measured. Where the
-//!   reader holds no pooled buffer while its connection is idle, the idle
-//!   connections need none of it; where it keeps one, the 33rd idle
-//!   connection's burst waits for a buffer forever and the run fails as
-//!   stalled. `--pool-for-all` sizes the pool for every connection instead
-//!   (what such a reader may need: a buffer of each tier per connection,
-//!   136 KiB).
+//! - **iobuf**: `AsyncFrameReader::with_readiness` (over the socket's
+//!   read half, `LengthDelimited::num_skip(0)`) and `AsyncFrameWriter`,
+//!   over one pool set sized for the *active* connections only: 2 × 16
+//!   read-ahead buffers of 8 KiB (`MediumBuffer`) and 2 × 16 of 128 KiB
+//!   (`LargeBuffer`) for frames over 8 KiB, 4.25 MiB in all, committed at
+//!   creation (`PoolConfig::prefault`), so that the pool's own memory is
+//!   resident before anything is measured. The reader takes a buffer only
+//!   once its socket is readable and gives an empty one back when a read
+//!   would wait, so an idle connection holds none. (A reader that kept its
+//!   read-ahead while idle, as before, would leave the 33rd idle
+//!   connection's burst waiting for a buffer forever: the run would fail
+//!   as stalled.)
 //! - **framed**: `Framed::new` (its read and write buffers start at
 //!   8 KiB), `max_frame_length(64 KiB)`; feeds every decoded frame back to
 //!   the sink, flushing when the next frame would wait.
@@ -71,8 +71,7 @@
 //!
 //! Flags: `--idle N` idle connections (default 5 000), `--quick` (1 000
 //! idle connections and shorter active runs, for CI; `--idle` still
-//! applies), `--pool-for-all` (size iobuf's pool for every connection, not
-//! only the active ones).
+//! applies).
 //!
 //! Client and server share the process, so it needs two file descriptors
 //! per connection: it raises its soft limit (`RLIMIT_NOFILE`) up to the
@@ -204,19 +203,16 @@ struct Config {
     /// Times the idle connections open and close, per server; the active
     /// load runs between, alternately with and without them.
     openings: usize,
-    /// Size iobuf's pool for every connection, not only the active ones.
-    pool_for_all: bool,
 }
 
 impl Config {
     fn full() -> Self {
         Config {
             idle: 5_000,
-            warmup: 1_000,
-            frames: 4_000,
+            warmup: 500,
+            frames: 2_000,
             windows: 5,
             openings: 2,
-            pool_for_all: false,
         }
     }
 
@@ -348,10 +344,9 @@ struct IobufPools {
 }
 
 impl IobufPools {
-    /// Sized for the active connections (and, with `pool_for_all`, one
-    /// buffer of each tier per idle connection besides), committed now.
-    fn new(config: &Config) -> io::Result<Self> {
-        let each = 2 * ACTIVE + if config.pool_for_all { config.idle } else { 0 };
+    /// Sized for the active connections only, committed now.
+    fn new() -> io::Result<Self> {
+        let each = 2 * ACTIVE;
         let prefault = PoolConfig::new().prefault(true);
         let read_ahead = Arc::new(
             MediumBufferPool::with_config(each, prefault.clone()).map_err(io::Error::other)?,
@@ -394,9 +389,7 @@ impl IobufPools {
             r.in_use, r.capacity, r.waiting, l.in_use, l.capacity, l.waiting
         );
         if r.waiting + l.waiting > 0 {
-            text += " (readers wait for buffers that other readers hold: a reader that keeps \
-                     its buffer while its connection is idle needs a pool for every connection, \
-                     --pool-for-all)";
+            text += " (readers wait for buffers that other readers hold)";
         }
         text
     }
@@ -425,7 +418,8 @@ async fn serve_iobuf(mut stream: TcpStream, pools: Pools) -> io::Result<()> {
     let codec = LengthDelimited::new()
         .max_frame_length(MAX_PAYLOAD)
         .num_skip(0);
-    let mut frames = AsyncFrameReader::new(rx, codec, pools);
+    // Takes a buffer only once the socket is readable.
+    let mut frames = AsyncFrameReader::with_readiness(rx, codec, pools);
     let mut out = AsyncFrameWriter::new(tx);
     loop {
         // Every frame ready without waiting is queued; the queue is written
@@ -1030,9 +1024,8 @@ fn parse_args() -> Result<Config, String> {
                     .map_err(|_| format!("--idle: not a number: {v}"))?;
             }
             "--quick" => {}
-            "--pool-for-all" => config.pool_for_all = true,
             "--help" | "-h" => {
-                return Err("usage: idle_connections [--idle N] [--quick] [--pool-for-all]".into());
+                return Err("usage: idle_connections [--idle N] [--quick]".into());
             }
             other => return Err(format!("unknown flag {other}; try --help")),
         }
@@ -1058,6 +1051,7 @@ fn run(config: &Config, pools: &IobufPools) -> io::Result<Vec<Measured>> {
     };
     let mut all = Vec::with_capacity(Server::ALL.len());
     for server in Server::ALL {
+        let started = Instant::now();
         let m = measure(&rt, *config, server, config.openings, pools, &mut client)?;
         let gross: Vec<String> = m
             .gross_per_idle
@@ -1076,7 +1070,7 @@ fn run(config: &Config, pools: &IobufPools) -> io::Result<Vec<Measured>> {
                 rates(&m.with)
             );
         }
-        println!("{line}");
+        println!("{line} ({:.1} s)", started.elapsed().as_secs_f64());
         all.push(m);
     }
     Ok(all)
@@ -1094,7 +1088,7 @@ fn main() {
         eprintln!("idle_connections: {msg}");
         std::process::exit(2);
     }
-    let pools = match IobufPools::new(&config) {
+    let pools = match IobufPools::new() {
         Ok(pools) => pools,
         Err(err) => {
             eprintln!("idle_connections: the iobuf pools: {err}");
@@ -1111,17 +1105,12 @@ fn main() {
     );
     println!(
         "iobuf pools: {} x {} B read-ahead + {} x {} B for larger frames = {:.2} MiB, committed \
-         at creation ({})",
+         at creation, sized for the active connections only",
         pools.read_ahead.capacity(),
         iobuf::BUFFER_SIZE_MEDIUM,
         pools.large.capacity(),
         iobuf::BUFFER_SIZE_LARGE,
         pools.bytes() as f64 / f64::from(1 << 20),
-        if config.pool_for_all {
-            "sized for every connection: --pool-for-all"
-        } else {
-            "sized for the active connections only"
-        }
     );
     let measured = match run(&config, &pools) {
         Ok(measured) => measured,
