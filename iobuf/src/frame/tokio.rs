@@ -156,6 +156,7 @@ impl<R, D: Decoder> AsyncFrameReader<R, D> {
     /// use std::sync::Arc;
     /// use iobuf::frame::{AsyncFrameReader, LengthDelimited, Pools};
     ///
+    /// # #[allow(dead_code)]
     /// # async fn serve(stream: tokio::net::TcpStream) -> std::io::Result<()> {
     /// let pool = Arc::new(iobuf::MediumBufferPool::new(64).unwrap());
     /// let (read, _write) = stream.into_split();
