@@ -32,7 +32,10 @@ fn frames(spec: &[(usize, u8)]) -> Vec<u8> {
 
 fn check(view: &View, len: usize, fill: u8) {
     assert_eq!(view.len(), len, "frame length");
-    assert!(view.iter().all(|&b| b == fill), "frame bytes");
+    // Miri interprets each comparison: a sample of the bytes there.
+    let step = if cfg!(miri) { 251 } else { 1 };
+    assert!(view.iter().step_by(step).all(|&b| b == fill), "frame bytes");
+    assert!(view.last().is_none_or(|&b| b == fill), "frame bytes");
 }
 
 /// Waits (bounded) until `pool` has every buffer home.
@@ -91,6 +94,14 @@ fn self_waits_blocking(late: bool) {
         keep(view, late, &mut done);
     }
     assert!(reader.read_frame().unwrap().is_none());
+    if cfg!(miri) {
+        // Miri checks the one-buffer case above (reuse in place, and the
+        // watch when `late`); the big-tier cases copy megabytes, which it
+        // interprets byte by byte.
+        done.into_iter().for_each(|d| d.join().unwrap());
+        home(&pool);
+        return;
+    }
 
     // A big tier of one buffer, and two big frames back to back.
     let medium = Arc::new(MediumBufferPool::new(2).unwrap());
@@ -183,6 +194,11 @@ async fn self_waits_async(late: bool) {
     tokio::time::timeout(LIMIT, run)
         .await
         .expect("one-buffer read-ahead: a stall");
+    if cfg!(miri) {
+        // As in `self_waits_blocking`.
+        home(&pool);
+        return;
+    }
 
     let medium = Arc::new(MediumBufferPool::new(2).unwrap());
     let large = Arc::new(LargeBufferPool::new(1).unwrap());
@@ -235,8 +251,10 @@ async fn an_async_reader_waits_for_a_view_dropped_on_another_thread() {
 async fn idle_readers(ready: bool) {
     const IDLE: usize = 4;
     let pool = Arc::new(MediumBufferPool::new(IDLE).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = match ready {
+        true => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        false => None,
+    };
     let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
     let mut clients = Vec::new();
     let mut servers = Vec::new();
@@ -249,7 +267,8 @@ async fn idle_readers(ready: bool) {
             *frames_read += 1;
             got.send((who, *frames_read)).unwrap();
         };
-        if ready {
+        if let Some(listener) = &listener {
+            let addr = listener.local_addr().unwrap();
             let client = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (server, _) = listener.accept().await.unwrap();
             let (read, write) = server.into_split();
