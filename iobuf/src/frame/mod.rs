@@ -28,7 +28,9 @@
 //!   `String`s).
 //! - A stream that ends inside a frame is `UnexpectedEof` (tokio-util:
 //!   `Other`, "bytes remaining on stream"): the kind that says what
-//!   happened.
+//!   happened. That includes a stream that ends right after a
+//!   length-delimited header, where tokio-util ends cleanly and the frame
+//!   cut short is lost without a word.
 //! - A length that over- or underflows with the adjustment is `InvalidData`
 //!   (tokio-util: `InvalidInput`): the bytes came from the wire.
 //! - A length-delimited frame that consumes no byte (`num_skip(0)`, a length
