@@ -74,6 +74,7 @@ impl<D: Decoder> Core<D> {
     }
 
     /// Whether the stream ended (cleanly or by an error).
+    #[cfg(feature = "tokio")]
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
