@@ -11,7 +11,7 @@
 //! The servers (a multi-thread runtime, 2 workers), each echoing every
 //! frame, header included:
 //!
-//! - **iobuf**: `AsyncFrameReader` with `LengthDelimited::num_skip(0)`
+//! - **iobuf**: `AsyncFrameReader` with `LengthDelimited`'s `num_skip(0)`
 //!   reads into 512 KiB pooled buffers (a `GreatBufferPool`) and hands out
 //!   each frame as a `View` of the read buffer; `AsyncFrameWriter` queues
 //!   the view and writes the queue with vectored writes. No copy and no
@@ -280,10 +280,13 @@ async fn serve_iobuf(mut stream: TcpStream, pools: Pools) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (rx, tx) = stream.split();
     // Frames keep their header, so each goes back exactly as it came in.
-    let codec = LengthDelimited::new()
+    // (As in tokio-util, the adjustment then counts the 4-byte header.)
+    let codec = LengthDelimited::builder()
         .max_frame_length(MAX_PAYLOAD)
-        .num_skip(0);
-    let mut frames = AsyncFrameReader::new(Counted(rx), codec, pools);
+        .length_adjustment(4)
+        .num_skip(0)
+        .new_codec();
+    let mut frames = AsyncFrameReader::new(Counted(rx), codec, pools)?;
     let mut out = AsyncFrameWriter::new(Counted(tx)).with_high_water_mark(WRITE_HIGH_WATER);
     loop {
         let frame = match poll_fn(|cx| Poll::Ready(frames.poll_read_frame(cx))).await {

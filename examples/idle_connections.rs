@@ -415,11 +415,13 @@ async fn serve_iobuf(mut stream: TcpStream, pools: Pools) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (rx, tx) = stream.split();
     // Frames keep their header, so each goes back exactly as it came in.
-    let codec = LengthDelimited::new()
+    let codec = LengthDelimited::builder()
         .max_frame_length(MAX_PAYLOAD)
-        .num_skip(0);
+        .length_adjustment(4)
+        .num_skip(0)
+        .new_codec();
     // Takes a buffer only once the socket is readable.
-    let mut frames = AsyncFrameReader::with_readiness(rx, codec, pools);
+    let mut frames = AsyncFrameReader::with_readiness(rx, codec, pools)?;
     let mut out = AsyncFrameWriter::new(tx);
     loop {
         // Every frame ready without waiting is queued; the queue is written

@@ -43,6 +43,11 @@ impl Read for Chunked<'_> {
     }
 }
 
+/// A 4-byte big-endian length, then at most `max` bytes of payload.
+fn ld(max: usize) -> LengthDelimited {
+    LengthDelimited::builder().max_frame_length(max).new_codec()
+}
+
 /// `frames` encoded with a 4-byte big-endian length.
 fn wire(frames: &[Vec<u8>]) -> Vec<u8> {
     let codec = LengthDelimited::new();
@@ -80,9 +85,10 @@ fn one_read_takes_many_frames() {
     let bytes = wire(&sent);
     let mut reader = FrameReader::new(
         Chunked::new(&bytes, usize::MAX),
-        LengthDelimited::new(),
+        ld(8000),
         Pools::new(pool.clone()),
-    );
+    )
+    .unwrap();
     let got = read_all(&mut reader).unwrap();
     assert_eq!(got, sent);
     assert_eq!(reader.get_ref().reads, 1, "one read for all six frames");
@@ -100,9 +106,10 @@ fn frames_that_straddle_a_buffer_move_to_a_fresh_one() {
     let bytes = wire(&sent);
     let mut reader = FrameReader::new(
         Chunked::new(&bytes, 100),
-        LengthDelimited::new(),
+        ld(500),
         Pools::new(small.clone()),
-    );
+    )
+    .unwrap();
     let mut views = Vec::new();
     while let Some(frame) = reader.read_frame().unwrap() {
         views.push(frame);
@@ -115,11 +122,8 @@ fn frames_that_straddle_a_buffer_move_to_a_fresh_one() {
     drop(reader);
     assert_eq!(small.available(), 4);
     // Same bytes, byte by byte.
-    let mut reader = FrameReader::new(
-        Chunked::new(&bytes, 1),
-        LengthDelimited::new(),
-        Pools::new(small.clone()),
-    );
+    let mut reader =
+        FrameReader::new(Chunked::new(&bytes, 1), ld(500), Pools::new(small.clone())).unwrap();
     assert_eq!(read_all(&mut reader).unwrap(), sent);
 }
 
@@ -131,9 +135,10 @@ fn a_frame_larger_than_the_read_ahead_takes_a_larger_tier() {
     let bytes = wire(&sent);
     let mut reader = FrameReader::new(
         Chunked::new(&bytes, 700),
-        LengthDelimited::new(),
+        ld(8000),
         Pools::new(small.clone()).with(large.clone()),
-    );
+    )
+    .unwrap();
     let first = reader.read_frame().unwrap().unwrap();
     let big = reader.read_frame().unwrap().unwrap();
     assert_eq!((&first[..], &big[..]), (&sent[0][..], &sent[1][..]));
@@ -151,7 +156,8 @@ fn a_frame_larger_than_the_read_ahead_takes_a_larger_tier() {
 /// Every buffer of a reader that failed is back home.
 fn fails_with(bytes: &[u8], decoder: impl Decoder, kind: io::ErrorKind) -> String {
     let pool = Arc::new(MicroBufferPool::new(2).unwrap());
-    let mut reader = FrameReader::new(Chunked::new(bytes, 64), decoder, Pools::new(pool.clone()));
+    let mut reader =
+        FrameReader::new(Chunked::new(bytes, 64), decoder, Pools::new(pool.clone())).unwrap();
     let err = loop {
         match reader.read_frame() {
             Ok(Some(_)) => {}
@@ -177,18 +183,34 @@ fn fails_with(bytes: &[u8], decoder: impl Decoder, kind: io::ErrorKind) -> Strin
 fn a_length_above_the_maximum_is_invalid_data() {
     let mut bytes = wire(&frames(&[3]));
     bytes.extend_from_slice(&[0, 0, 1, 0]);
-    let msg = fails_with(
-        &bytes,
-        LengthDelimited::new().max_frame_length(255),
-        io::ErrorKind::InvalidData,
-    );
-    assert!(msg.contains("longer than the maximum, 255"), "{msg}");
+    let msg = fails_with(&bytes, ld(255), io::ErrorKind::InvalidData);
+    assert!(msg.contains("above the maximum, 255"), "{msg}");
 }
 
 #[test]
-fn a_length_above_the_largest_tier_is_invalid_data() {
+fn a_maximum_above_the_largest_tier_is_refused_where_the_reader_is_built() {
+    let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+    // The default maximum, 8 MiB, over 512-byte buffers.
+    let err =
+        FrameReader::new(&b""[..], LengthDelimited::new(), Pools::new(pool.clone())).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("largest buffer"), "{err}");
+    let err = AsyncFrameReader::new(&b""[..], ld(509), Pools::new(pool.clone())).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "509 + 4 > 512");
+    assert!(FrameReader::new(&b""[..], ld(508), Pools::new(pool.clone())).is_ok());
+    let err =
+        FrameReader::new(&b""[..], Lines::new_with_max_length(512), Pools::new(pool)).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        io::ErrorKind::InvalidInput,
+        "a line and its \\n"
+    );
+}
+
+#[test]
+fn with_no_maximum_a_length_above_the_largest_tier_is_invalid_data() {
     let bytes = [0, 0, 2, 0];
-    let msg = fails_with(&bytes, LengthDelimited::new(), io::ErrorKind::InvalidData);
+    let msg = fails_with(&bytes, ld(usize::MAX), io::ErrorKind::InvalidData);
     assert!(
         msg.contains("larger than the largest buffer, 512 bytes"),
         "{msg}"
@@ -200,12 +222,12 @@ fn eof_inside_a_frame_is_unexpected_eof() {
     let bytes = wire(&frames(&[10, 100]));
     fails_with(
         &bytes[..bytes.len() - 1],
-        LengthDelimited::new(),
+        ld(500),
         io::ErrorKind::UnexpectedEof,
     );
     fails_with(
         &bytes[..bytes.len() - 101],
-        LengthDelimited::new(),
+        ld(500),
         io::ErrorKind::UnexpectedEof,
     );
 }
@@ -258,31 +280,45 @@ fn lines_and_a_line_longer_than_a_buffer() {
     let text = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nlast\n";
     let mut reader = FrameReader::new(
         Chunked::new(text, 5),
-        Lines::new(100),
+        Lines::new_with_max_length(100),
         Pools::new(pool.clone()),
-    );
+    )
+    .unwrap();
     let lines: Vec<_> = (&mut reader).map(|l| l.unwrap().to_vec()).collect();
     assert_eq!(lines, [&b"GET / HTTP/1.1"[..], b"Host: x", b"", b"last"]);
-    // A line longer than the decoder's maximum.
-    let long = [b'a'; 300];
-    fails_with(&long, Lines::new(100), io::ErrorKind::InvalidData);
+    drop(reader);
+    // A line longer than the decoder's maximum: an error, then the reader
+    // goes on after that line (as `LinesCodec`), and the unterminated
+    // last line is a frame at the end.
+    let mut long = vec![b'a'; 300];
+    long.extend_from_slice(b"\nnext\r\nlast");
+    let mut reader = FrameReader::new(
+        Chunked::new(&long, 64),
+        Lines::new_with_max_length(100),
+        Pools::new(pool.clone()),
+    )
+    .unwrap();
+    let err = reader.read_frame().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    assert_eq!(&reader.read_frame().unwrap().unwrap()[..], b"next");
+    assert_eq!(&reader.read_frame().unwrap().unwrap()[..], b"last");
+    assert!(reader.read_frame().unwrap().is_none());
+    drop(reader);
+    assert_eq!(pool.available(), 3);
     // Without a maximum, a line longer than the largest buffer (512).
-    let msg = fails_with(
-        &[b'a'; 600],
-        Lines::new(usize::MAX - 1),
-        io::ErrorKind::InvalidData,
-    );
+    let msg = fails_with(&[b'a'; 600], Lines::new(), io::ErrorKind::InvalidData);
     assert!(msg.contains("largest buffer"), "{msg}");
 }
 
 #[test]
 fn length_delimited_knobs() {
-    // 2-byte little-endian length counting the whole frame, header kept.
-    let mut d = LengthDelimited::new()
+    // 2-byte little-endian length counting the whole frame, header kept:
+    // as in tokio-util, the frame is the length's bytes from the front.
+    let mut d = LengthDelimited::builder()
         .length_field_length(2)
         .little_endian()
-        .length_adjustment(-2)
-        .num_skip(0);
+        .num_skip(0)
+        .new_codec();
     assert_eq!(
         d.decode(b"\x05\0abcZ").unwrap(),
         Decoded::Frame {
@@ -291,9 +327,10 @@ fn length_delimited_knobs() {
         }
     );
     // A type byte before a 1-byte length; the frame is the payload only.
-    let mut d = LengthDelimited::new()
+    let mut d = LengthDelimited::builder()
         .length_field_offset(1)
-        .length_field_length(1);
+        .length_field_length(1)
+        .new_codec();
     assert_eq!(
         d.decode(b"T\x02hi").unwrap(),
         Decoded::Frame {
@@ -302,13 +339,14 @@ fn length_delimited_knobs() {
         }
     );
     assert_eq!(d.decode(b"T").unwrap(), Decoded::Incomplete(Some(2)));
-    // 8-byte and 3-byte fields round-trip through `encode_header`.
-    for width in [1, 2, 3, 4, 8] {
+    // Every width round-trips through `encode_header`.
+    for width in 1..=8 {
         for endian_little in [false, true] {
-            let mut d = LengthDelimited::new().length_field_length(width);
+            let mut b = LengthDelimited::builder().length_field_length(width);
             if endian_little {
-                d = d.little_endian();
+                b = b.little_endian();
             }
+            let mut d = b.new_codec();
             let mut frame = vec![0; width];
             assert_eq!(d.encode_header(7, &mut frame).unwrap(), width);
             frame.extend_from_slice(b"payload");
@@ -323,13 +361,17 @@ fn length_delimited_knobs() {
         }
     }
     // A length that does not fit its field is refused on encode.
-    let d = LengthDelimited::new().length_field_length(1);
+    let d = LengthDelimited::builder()
+        .length_field_length(1)
+        .new_codec();
     assert_eq!(
         d.encode_header(256, &mut [0; 1]).unwrap_err().kind(),
         io::ErrorKind::InvalidInput
     );
     // A negative adjusted length is invalid data.
-    let mut d = LengthDelimited::new().length_adjustment(-10);
+    let mut d = LengthDelimited::builder()
+        .length_adjustment(-10)
+        .new_codec();
     assert_eq!(
         d.decode(b"\0\0\0\x02ab").unwrap_err().kind(),
         io::ErrorKind::InvalidData
@@ -337,9 +379,9 @@ fn length_delimited_knobs() {
 }
 
 #[test]
-#[should_panic(expected = "a length field is 1, 2, 3, 4 or 8 bytes, not 5")]
-fn a_length_field_of_five_bytes_panics() {
-    let _ = LengthDelimited::new().length_field_length(5);
+#[should_panic(expected = "a length field is 1 to 8 bytes, not 9")]
+fn a_length_field_of_nine_bytes_panics() {
+    let _ = LengthDelimited::builder().length_field_length(9);
 }
 
 /// A destination that takes at most `chunk` bytes per call and counts the
@@ -440,8 +482,7 @@ async fn the_async_reader_waits_for_a_buffer_and_is_cancel_safe() {
     let pool = Arc::new(MicroBufferPool::new(1).unwrap());
     let bytes = wire(&frames(&[3, 4]));
     let held = pool.get_owned();
-    let mut reader =
-        AsyncFrameReader::new(&bytes[..], LengthDelimited::new(), Pools::new(pool.clone()));
+    let mut reader = AsyncFrameReader::new(&bytes[..], ld(500), Pools::new(pool.clone())).unwrap();
     // The pool is empty: the reader waits (no heap buffer instead).
     let waited =
         tokio::time::timeout(std::time::Duration::from_millis(50), reader.read_frame()).await;
@@ -466,11 +507,12 @@ async fn async_echo_over_a_duplex_pipe() {
     let (client, server) = tokio::io::duplex(4096);
     let (srx, stx) = tokio::io::split(server);
     let server = tokio::spawn(async move {
-        let mut frames = AsyncFrameReader::new(
-            srx,
-            LengthDelimited::new().num_skip(0),
-            Pools::new(pool.clone()),
-        );
+        let codec = LengthDelimited::builder()
+            .max_frame_length(64 * 1024)
+            .length_adjustment(4)
+            .num_skip(0)
+            .new_codec();
+        let mut frames = AsyncFrameReader::new(srx, codec, Pools::new(pool.clone())).unwrap();
         let mut out = AsyncFrameWriter::new(stx).with_high_water_mark(1000);
         let mut n = 0;
         while let Some(frame) = frames.read_frame().await.unwrap() {
@@ -506,10 +548,7 @@ fn static_pools_serve_a_reader() {
         std::sync::LazyLock::new(|| BoundedPool::new(2).unwrap());
     let sent = frames(&[1, 2, 3]);
     let bytes = wire(&sent);
-    let mut reader = FrameReader::new(
-        Chunked::new(&bytes, 4),
-        LengthDelimited::new(),
-        Pools::new(&*POOL),
-    );
+    let mut reader =
+        FrameReader::new(Chunked::new(&bytes, 4), ld(500), Pools::new(&*POOL)).unwrap();
     assert_eq!(read_all(&mut reader).unwrap(), sent);
 }

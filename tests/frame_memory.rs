@@ -14,6 +14,13 @@ use iobuf::shared::View;
 use iobuf::{LargeBufferPool, MediumBufferPool, SmallBufferPool};
 use tokio::io::AsyncWriteExt;
 
+/// A 4-byte length decoder whose maximum fits `pools`' largest tier.
+fn codec(pools: &Pools) -> LengthDelimited {
+    LengthDelimited::builder()
+        .max_frame_length(pools.largest() - 4)
+        .new_codec()
+}
+
 /// How long any step may take before the test calls it a stall.
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -83,11 +90,8 @@ fn self_waits_blocking(late: bool) {
     // A read-ahead pool of one buffer; the second frame straddles its end.
     let pool = Arc::new(MediumBufferPool::new(1).unwrap());
     let wire = frames(&[(5000, 1), (5000, 2), (10, 3)]);
-    let mut reader = FrameReader::new(
-        Wire(io::Cursor::new(wire)),
-        LengthDelimited::new(),
-        Pools::new(pool.clone()),
-    );
+    let pools = Pools::new(pool.clone());
+    let mut reader = FrameReader::new(Wire(io::Cursor::new(wire)), codec(&pools), pools).unwrap();
     for (len, fill) in [(5000, 1), (5000, 2), (10, 3)] {
         let view = reader.read_frame().unwrap().expect("a frame");
         check(&view, len, fill);
@@ -107,11 +111,8 @@ fn self_waits_blocking(late: bool) {
     let medium = Arc::new(MediumBufferPool::new(2).unwrap());
     let large = Arc::new(LargeBufferPool::new(1).unwrap());
     let wire = frames(&[(100_000, 4), (100_000, 5)]);
-    let mut reader = FrameReader::new(
-        Wire(io::Cursor::new(wire)),
-        LengthDelimited::new(),
-        Pools::new(medium.clone()).with(large.clone()),
-    );
+    let pools = Pools::new(medium.clone()).with(large.clone());
+    let mut reader = FrameReader::new(Wire(io::Cursor::new(wire)), codec(&pools), pools).unwrap();
     for fill in [4, 5] {
         let view = reader.read_frame().unwrap().expect("a frame");
         check(&view, 100_000, fill);
@@ -127,7 +128,7 @@ fn self_waits_blocking(late: bool) {
             std::thread::spawn(move || {
                 let wire = frames(&[(100_000, r), (100_000, r + 10), (90_000, r + 20)]);
                 let mut reader =
-                    FrameReader::new(Wire(io::Cursor::new(wire)), LengthDelimited::new(), pools);
+                    FrameReader::new(Wire(io::Cursor::new(wire)), codec(&pools), pools).unwrap();
                 let mut done = Vec::new();
                 for (len, fill) in [(100_000, r), (100_000, r + 10), (90_000, r + 20)] {
                     let view = reader.read_frame().unwrap().expect("a frame");
@@ -168,7 +169,7 @@ async fn read_async(pools: Pools, spec: Vec<(usize, u8)>, late: bool) {
         client.write_all(&wire).await.unwrap();
         client.shutdown().await.unwrap();
     });
-    let mut reader = AsyncFrameReader::new(server, LengthDelimited::new(), pools);
+    let mut reader = AsyncFrameReader::new(server, codec(&pools), pools).unwrap();
     let mut done = Vec::new();
     for (len, fill) in spec {
         let view = reader.read_frame().await.unwrap().expect("a frame");
@@ -275,7 +276,7 @@ async fn idle_readers(ready: bool) {
             servers.push(tokio::spawn(async move {
                 let _write = write;
                 let mut reader =
-                    AsyncFrameReader::with_readiness(read, LengthDelimited::new(), pools);
+                    AsyncFrameReader::with_readiness(read, codec(&pools), pools).unwrap();
                 let mut n = 0;
                 while let Some(view) = reader.read_frame().await.unwrap() {
                     serve(&mut n, view);
@@ -285,7 +286,7 @@ async fn idle_readers(ready: bool) {
         } else {
             let (client, server) = tokio::io::duplex(1 << 16);
             servers.push(tokio::spawn(async move {
-                let mut reader = AsyncFrameReader::new(server, LengthDelimited::new(), pools);
+                let mut reader = AsyncFrameReader::new(server, codec(&pools), pools).unwrap();
                 let mut n = 0;
                 while let Some(view) = reader.read_frame().await.unwrap() {
                     serve(&mut n, view);
@@ -358,7 +359,7 @@ async fn a_stalled_partial_frame_shrinks_into_a_smaller_tier() {
     let (mut client, server) = tokio::io::duplex(1 << 16);
     let pools = Pools::new(medium.clone()).with(small.clone());
     let reader = tokio::spawn(async move {
-        let mut reader = AsyncFrameReader::new(server, LengthDelimited::new(), pools);
+        let mut reader = AsyncFrameReader::new(server, codec(&pools), pools).unwrap();
         let view = reader.read_frame().await.unwrap().expect("a frame");
         check(&view, 1000, 9);
         assert!(reader.read_frame().await.unwrap().is_none());

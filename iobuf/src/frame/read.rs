@@ -59,6 +59,8 @@ pub(crate) struct Core<D> {
     buf: Option<SplitBuf>,
     /// What the decoder last said the next frame needs in all.
     need: Option<usize>,
+    /// The source ended: what is buffered goes to `Decoder::decode_eof`.
+    eof: bool,
     done: bool,
     /// `buf` is watched for becoming its buffer's only share (R3).
     watching: bool,
@@ -69,15 +71,33 @@ pub(crate) fn invalid(what: String) -> io::Error {
 }
 
 impl<D: Decoder> Core<D> {
-    pub(crate) fn new(decoder: D, pools: Pools) -> Self {
-        Core {
+    /// # Errors
+    ///
+    /// `InvalidInput` if the decoder accepts frames larger than the
+    /// largest buffer of `pools`.
+    pub(crate) fn new(decoder: D, pools: Pools) -> io::Result<Self> {
+        if let Some(max) = decoder.max_buffered_len() {
+            if max > pools.largest() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the decoder accepts frames of up to {max} bytes, header included, \
+                         but the largest buffer of the pools is {} bytes: lower the \
+                         decoder's maximum or add a larger tier (`Pools::with`)",
+                        pools.largest()
+                    ),
+                ));
+            }
+        }
+        Ok(Core {
             decoder,
             pools,
             buf: None,
             need: None,
+            eof: false,
             done: false,
             watching: false,
-        }
+        })
     }
 
     /// Ends the stream with `error`: every buffer of the reader goes home.
@@ -86,6 +106,12 @@ impl<D: Decoder> Core<D> {
         self.buf = None;
         self.done = true;
         error
+    }
+
+    /// Whether the stream ended (cleanly or by an error).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
     }
 
     /// Bytes read and not yet handed out.
@@ -107,8 +133,16 @@ impl<D: Decoder> Core<D> {
         let Some(buf) = self.buf.as_mut() else {
             return Ok(Step::Take(self.need.unwrap_or(0)));
         };
-        if !buf.is_empty() {
-            match self.decoder.decode(buf.as_slice()) {
+        while !buf.is_empty() {
+            let decoded = if self.eof {
+                self.decoder.decode_eof(buf.as_slice())
+            } else {
+                self.decoder.decode(buf.as_slice())
+            };
+            match decoded {
+                // The decoder goes on after it (`Lines` discarding a long
+                // line): the reader keeps its place and its bytes.
+                Err(e) if self.decoder.can_resume() => return Err(e),
                 Err(e) => return Err(self.fail(e)),
                 Ok(Decoded::Frame { frame, consumed }) => {
                     if frame.start > frame.end || frame.end > consumed || consumed > buf.len() {
@@ -126,8 +160,34 @@ impl<D: Decoder> Core<D> {
                     self.need = None;
                     return Ok(Step::Frame(buf.cut(frame, consumed)));
                 }
-                Ok(Decoded::Incomplete(total)) => self.need = total,
+                Ok(Decoded::Skip(n)) => {
+                    if n == 0 || n > buf.len() {
+                        let len = buf.len();
+                        return Err(self.fail(invalid(format!(
+                            "the decoder asked to skip {n} bytes of {len} buffered"
+                        ))));
+                    }
+                    buf.consume(n);
+                    self.need = None;
+                }
+                Ok(Decoded::Incomplete(_)) if self.eof => {
+                    let partial = buf.len();
+                    return Err(self.fail(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the stream ended inside a frame ({partial} bytes of it read)"),
+                    )));
+                }
+                Ok(Decoded::Incomplete(total)) => {
+                    self.need = total;
+                    break;
+                }
             }
+        }
+        if self.eof {
+            // Every byte before the end of the stream is decoded.
+            self.buf = None;
+            self.done = true;
+            return Ok(Step::Done);
         }
         // More bytes are needed: at least one, or what the decoder said.
         let want = self.need.unwrap_or(0).max(buf.len() + 1);
@@ -168,10 +228,45 @@ impl<D: Decoder> Core<D> {
 
     /// The tier to take a buffer of at least `want` bytes from (and at
     /// least the read-ahead size).
-    pub(crate) fn tier(&self, want: usize) -> &dyn SplitSource {
-        self.pools
-            .tier_for(want)
-            .expect("`step` checked `want` against the largest tier")
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` (and the stream ends) if no tier holds `want` bytes:
+    /// `step` checked `want` against the largest tier, so only a
+    /// [`SplitSource`] whose `buffer_size` changes gets here.
+    pub(crate) fn tier(&mut self, want: usize) -> io::Result<&dyn SplitSource> {
+        if self.pools.tier_for(want).is_none() {
+            return Err(self.fail(invalid(format!("no tier of the pools holds {want} bytes"))));
+        }
+        Ok(self.pools.tier_for(want).expect("checked above"))
+    }
+
+    /// Checks a buffer taken for `Step::Take` before `install`: it must
+    /// hold the bytes buffered and room for more (a [`SplitSource`] whose
+    /// `buffer_size` is larger than its buffers gets an error here, not a
+    /// panic or a reader that never reads).
+    pub(crate) fn check_fresh(&mut self, fresh: &SplitBuf) -> io::Result<()> {
+        let want = self.need.unwrap_or(0).max(self.buffered() + 1);
+        if fresh.capacity() < want || fresh.remaining_capacity() < self.buffered() + 1 {
+            return Err(self.fail(io::Error::other(format!(
+                "a pool of the reader's Pools gave a buffer of {} bytes ({} free) \
+                 for {want} bytes: its SplitSource::buffer_size is wrong",
+                fresh.capacity(),
+                fresh.remaining_capacity()
+            ))));
+        }
+        Ok(())
+    }
+
+    /// After a read that reports `n` bytes into `unfilled`, whose length
+    /// was `room`: an error if `n > room` (a source that lies).
+    pub(crate) fn check_read(&mut self, n: usize, room: usize) -> io::Result<()> {
+        if n > room {
+            return Err(self.fail(invalid(format!(
+                "the source reported {n} bytes read into {room} bytes"
+            ))));
+        }
+        Ok(())
     }
 
     /// Puts in a fresh buffer, moving the partial frame into it (the one
@@ -254,8 +349,12 @@ impl<D: Decoder> Core<D> {
             return;
         };
         if let Some(mut small) = tier.try_take() {
-            small.extend_from_slice(buf.as_slice());
-            self.buf = Some(small);
+            // (A `SplitSource` whose `buffer_size` lies keeps the partial
+            // where it is.)
+            if small.remaining_capacity() >= buf.len() {
+                small.extend_from_slice(buf.as_slice());
+                self.buf = Some(small);
+            }
         }
     }
 
@@ -267,8 +366,10 @@ impl<D: Decoder> Core<D> {
             .unfilled_mut()
     }
 
-    /// After a read of `n` bytes into `unfilled`: `Ok(false)` at a clean
-    /// end of the stream (no partial frame), `UnexpectedEof` inside one.
+    /// After a read of `n` bytes into `unfilled` (checked by `check_read`):
+    /// `Ok(false)` at a clean end of the stream (nothing buffered);
+    /// `Ok(true)` otherwise: at an end with bytes buffered, `step` hands
+    /// them to `Decoder::decode_eof` (`UnexpectedEof` inside a frame).
     pub(crate) fn filled(&mut self, n: usize) -> io::Result<bool> {
         let buf = self
             .buf
@@ -278,16 +379,14 @@ impl<D: Decoder> Core<D> {
             buf.commit(n);
             return Ok(true);
         }
-        let partial = buf.len();
-        self.buf = None;
-        self.done = true;
-        if partial > 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the stream ended inside a frame ({partial} bytes of it read)"),
-            ));
+        if buf.is_empty() {
+            self.buf = None;
+            self.done = true;
+            return Ok(false);
         }
-        Ok(false)
+        // Bytes left: `step` hands them to `Decoder::decode_eof`.
+        self.eof = true;
+        Ok(true)
     }
 }
 
@@ -315,20 +414,21 @@ impl Wake for Unpark {
 /// while it holds a shared buffer that could hold them (R3): waits for a
 /// fresh one and for its own becoming the only share, whichever comes
 /// first.
-fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) {
+fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) -> io::Result<()> {
     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
     if core.watch(&waker) {
-        return;
+        return Ok(());
     }
     let mut cx = Context::from_waker(&waker);
-    let mut wait: Wait = core.tier(want).take_async();
+    let mut wait: Wait = core.tier(want)?.take_async();
     loop {
         if core.reclaimed() {
-            return;
+            return Ok(());
         }
         if let Poll::Ready(fresh) = wait.as_mut().poll(&mut cx) {
+            core.check_fresh(&fresh)?;
             core.install(fresh);
-            return;
+            return Ok(());
         }
         std::thread::park();
     }
@@ -358,12 +458,18 @@ fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) {
 /// connection); the async reader gives it back
 /// ([`AsyncFrameReader`](super::AsyncFrameReader)).
 ///
-/// Errors end the stream and send the reader's buffers home:
-/// `InvalidData` for a frame longer than the decoder's maximum or the
-/// largest tier, or a decoder that reports a frame outside the data;
-/// `UnexpectedEof` for a stream that ends inside a frame; and the source's
-/// own errors (`Interrupted` is retried; `WouldBlock` is returned and the
-/// reader can be called again).
+/// Errors come after every frame decoded before them, and end the stream
+/// and send the reader's buffers home: `InvalidData` for a frame longer
+/// than the decoder's maximum or the largest tier, a decoder that reports
+/// a frame outside the data, or a source that reports more bytes read than
+/// it was given; `UnexpectedEof` for a stream that ends inside a frame
+/// (tokio-util's `FramedRead`: `Other`, "bytes remaining on stream"); an
+/// `Other` error for a [`SplitSource`] whose buffers are smaller than its
+/// `buffer_size`; and the source's own errors (`Interrupted` is retried;
+/// `WouldBlock` is returned and the reader can be called again). Two go
+/// on: `WouldBlock`, and a decoder error after which the decoder
+/// [can resume](Decoder::can_resume) (a [`Lines`](super::Lines) line over
+/// its maximum): the next call reads on after it.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -371,7 +477,9 @@ fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) {
 ///
 /// let pool = Arc::new(iobuf::MediumBufferPool::new(4)?);
 /// let wire: &[u8] = b"\0\0\0\x05hello\0\0\0\x00\0\0\0\x03abc";
-/// let mut frames = FrameReader::new(wire, LengthDelimited::new(), Pools::new(pool));
+/// // Frames of up to 4 KiB: within the pool's 8 KiB buffers.
+/// let codec = LengthDelimited::builder().max_frame_length(4096).new_codec();
+/// let mut frames = FrameReader::new(wire, codec, Pools::new(pool))?;
 /// assert_eq!(&frames.read_frame()?.unwrap()[..], b"hello");
 /// assert_eq!(&frames.read_frame()?.unwrap()[..], b"");
 /// assert_eq!(&frames.read_frame()?.unwrap()[..], b"abc");
@@ -386,11 +494,17 @@ pub struct FrameReader<R, D> {
 impl<R, D: Decoder> FrameReader<R, D> {
     /// A reader of `io`'s frames, found by `decoder`, into buffers from
     /// `pools`. Takes no buffer until the first read.
-    pub fn new(io: R, decoder: D, pools: Pools) -> Self {
-        FrameReader {
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if the decoder accepts frames larger than the largest
+    /// buffer of `pools` ([`Decoder::max_buffered_len`]): set a lower
+    /// maximum, or add a larger tier with [`Pools::with`].
+    pub fn new(io: R, decoder: D, pools: Pools) -> io::Result<Self> {
+        Ok(FrameReader {
             io,
-            core: Core::new(decoder, pools),
-        }
+            core: Core::new(decoder, pools)?,
+        })
     }
 }
 
@@ -458,25 +572,30 @@ impl<R: io::Read, D: Decoder> FrameReader<R, D> {
                 Step::Frame(view) => return Ok(Some(view)),
                 Step::Done => return Ok(None),
                 Step::Take(want) => {
-                    let tier = self.core.tier(want);
+                    let tier = self.core.tier(want)?;
                     if let Some(fresh) = tier.try_take() {
+                        self.core.check_fresh(&fresh)?;
                         self.core.install(fresh);
                     } else if self.core.may_reclaim(want) {
-                        wait_or_reclaim(&mut self.core, want);
+                        wait_or_reclaim(&mut self.core, want)?;
                     } else {
                         // Holding no buffer, or one too small: a buffer of
                         // a larger tier's pool cannot be ours (R3).
-                        let fresh = self.core.tier(want).take_blocking();
+                        let fresh = self.core.tier(want)?.take_blocking();
+                        self.core.check_fresh(&fresh)?;
                         self.core.install(fresh);
                     }
                 }
                 Step::Read => {
-                    let n = match self.io.read(self.core.unfilled()) {
+                    let unfilled = self.core.unfilled();
+                    let room = unfilled.len();
+                    let n = match self.io.read(unfilled) {
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(e),
                         Err(e) => return Err(self.core.fail(e)),
                     };
+                    self.core.check_read(n, room)?;
                     if !self.core.filled(n)? {
                         return Ok(None);
                     }

@@ -16,7 +16,12 @@ use crate::shared::View;
 
 /// [`FrameReader`](super::FrameReader) over a tokio [`AsyncRead`]: the
 /// same reading, buffers, decoders and errors, awaiting instead of
-/// blocking.
+/// blocking. It is a `futures_core::Stream` of `io::Result<View>` (so
+/// `StreamExt::next` and `forward` apply), ending after a fatal error.
+///
+/// An `AsyncRead` that replaces the `ReadBuf` it is given, or reports more
+/// bytes than it had room for, gets an `InvalidData` error: no byte the
+/// source did not read ever reaches a frame.
 ///
 /// **Backpressure**: when the pool is empty the reader awaits a buffer
 /// (the pool's `get_async`, boxed: one allocation per wait, only when the
@@ -55,7 +60,8 @@ use crate::shared::View;
 /// # tokio_test_block_on(async {
 /// let pool = Arc::new(iobuf::MediumBufferPool::new(4)?);
 /// let wire: &[u8] = b"\0\0\0\x05hello\0\0\0\x03abc";
-/// let mut frames = AsyncFrameReader::new(wire, LengthDelimited::new(), Pools::new(pool));
+/// let codec = LengthDelimited::builder().max_frame_length(4096).new_codec();
+/// let mut frames = AsyncFrameReader::new(wire, codec, Pools::new(pool))?;
 /// assert_eq!(&frames.read_frame().await?.unwrap()[..], b"hello");
 /// assert_eq!(&frames.read_frame().await?.unwrap()[..], b"abc");
 /// assert!(frames.read_frame().await?.is_none());
@@ -138,13 +144,17 @@ impl<R, D: Decoder> AsyncFrameReader<R, D> {
     /// `pools`. Takes no buffer until the first read, and gives an empty
     /// one back whenever a read returns `Pending`. Over a tokio socket,
     /// prefer [`with_readiness`](Self::with_readiness).
-    pub fn new(io: R, decoder: D, pools: Pools) -> Self {
-        AsyncFrameReader {
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::new`](super::FrameReader::new).
+    pub fn new(io: R, decoder: D, pools: Pools) -> io::Result<Self> {
+        Ok(AsyncFrameReader {
             io,
-            core: Core::new(decoder, pools),
+            core: Core::new(decoder, pools)?,
             waiting: None,
             ready: None,
-        }
+        })
     }
 
     /// As [`new`](Self::new), for a source that can wait until it is
@@ -160,21 +170,26 @@ impl<R, D: Decoder> AsyncFrameReader<R, D> {
     /// # async fn serve(stream: tokio::net::TcpStream) -> std::io::Result<()> {
     /// let pool = Arc::new(iobuf::MediumBufferPool::new(64).unwrap());
     /// let (read, _write) = stream.into_split();
-    /// let mut frames = AsyncFrameReader::with_readiness(read, LengthDelimited::new(), Pools::new(pool));
+    /// let codec = LengthDelimited::builder().max_frame_length(8 * 1024 - 4).new_codec();
+    /// let mut frames = AsyncFrameReader::with_readiness(read, codec, Pools::new(pool))?;
     /// while let Some(frame) = frames.read_frame().await? {
     ///     println!("{} bytes", frame.len());
     /// }
     /// # Ok(())
     /// # }
     /// ```
-    pub fn with_readiness(io: R, decoder: D, pools: Pools) -> Self
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_readiness(io: R, decoder: D, pools: Pools) -> io::Result<Self>
     where
         R: ReadReady,
     {
-        AsyncFrameReader {
+        Ok(AsyncFrameReader {
             ready: Some(<R as ReadReady>::poll_read_ready),
-            ..Self::new(io, decoder, pools)
-        }
+            ..Self::new(io, decoder, pools)?
+        })
     }
 
     /// Whether the reader holds a pooled buffer now (an idle one holds
@@ -214,6 +229,7 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
                 }
                 let fresh = ready!(wait.as_mut().poll(cx));
                 self.waiting = None;
+                self.core.check_fresh(&fresh)?;
                 self.core.install(fresh);
             }
             match self.core.step()? {
@@ -228,9 +244,12 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
                             }
                         }
                     }
-                    let tier = self.core.tier(want);
+                    let tier = self.core.tier(want)?;
                     match tier.try_take() {
-                        Some(fresh) => self.core.install(fresh),
+                        Some(fresh) => {
+                            self.core.check_fresh(&fresh)?;
+                            self.core.install(fresh);
+                        }
                         None => {
                             self.waiting = Some(tier.take_async());
                             if self.core.may_reclaim(want) && self.core.watch(cx.waker()) {
@@ -240,10 +259,23 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
                     }
                 }
                 Step::Read => {
-                    let mut buf = ReadBuf::new(self.core.unfilled());
+                    let unfilled = self.core.unfilled();
+                    let (ours, room) = (unfilled.as_ptr(), unfilled.len());
+                    let mut buf = ReadBuf::new(unfilled);
                     match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                         Poll::Ready(Ok(())) => {
+                            // The bytes must be in the reader's own memory:
+                            // an `AsyncRead` may swap in another `ReadBuf`
+                            // (safe code), and committing its length would
+                            // hand out bytes this source never read (as
+                            // tokio-util checks the pointer; it panics).
                             let n = buf.filled().len();
+                            if buf.filled().as_ptr() != ours {
+                                return Poll::Ready(Err(self.core.fail(super::read::invalid(
+                                    "the source replaced the ReadBuf it was given".into(),
+                                ))));
+                            }
+                            self.core.check_read(n, room)?;
                             if !self.core.filled(n)? {
                                 return Poll::Ready(Ok(None));
                             }
@@ -263,6 +295,13 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
     }
 }
 
+impl<R, D: Decoder> AsyncFrameReader<R, D> {
+    /// Whether the stream ended (`FusedStream::is_terminated`).
+    pub(crate) fn is_done(&self) -> bool {
+        self.core.is_done()
+    }
+}
+
 impl<R, D> std::fmt::Debug for AsyncFrameReader<R, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncFrameReader")
@@ -273,6 +312,9 @@ impl<R, D> std::fmt::Debug for AsyncFrameReader<R, D> {
 
 /// [`FrameWriter`](super::FrameWriter) over a tokio [`AsyncWrite`]: one
 /// `poll_write_vectored` per write, a high-water mark for backpressure.
+/// It is a `futures_sink::Sink` of anything that converts into an
+/// [`Outgoing`] (so `SinkExt::send_all` and `StreamExt::forward` apply),
+/// whose `poll_ready` waits until less than the high-water mark is queued.
 ///
 /// `send` and `flush` are cancel-safe: a frame is queued before any await,
 /// and the queue keeps its place across partial writes.
@@ -295,13 +337,23 @@ impl<W: AsyncWrite + Unpin> AsyncFrameWriter<W> {
     /// accepts no bytes.
     pub async fn send(&mut self, frame: impl Into<Outgoing>) -> io::Result<()> {
         self.feed(frame);
-        poll_fn(|cx| {
-            while self.queue.queued() >= self.queue.high_water && !self.queue.is_empty() {
-                ready!(self.poll_write_once(cx))?;
-            }
-            Poll::Ready(Ok(()))
-        })
-        .await
+        poll_fn(|cx| self.poll_below_mark(cx)).await
+    }
+
+    /// Writes while the high-water mark or more is queued: `send`'s wait,
+    /// and the `Sink`'s `poll_ready`.
+    pub(crate) fn poll_below_mark(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.queue.queued() >= self.queue.high_water && !self.queue.is_empty() {
+            ready!(self.poll_write_once(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes every queued frame, flushes, then shuts the destination down
+    /// (the `Sink`'s `poll_close`).
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_flush(cx))?;
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
     /// Writes every queued frame, then flushes the destination.

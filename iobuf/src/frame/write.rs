@@ -28,7 +28,7 @@ enum Repr {
 }
 
 impl Outgoing {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::View(v) => v,
             #[cfg(feature = "bytes")]
@@ -117,26 +117,36 @@ impl Queue {
 
     /// Calls `write` with up to `MAX_SLICES` queued frames as slices (the
     /// front one from where the last write stopped), then drops what it
-    /// wrote.
-    pub(crate) fn write_with<E>(
+    /// wrote. A destination that reports more bytes written than it was
+    /// given gets an `InvalidData` error, and the queue is left as it was.
+    pub(crate) fn write_with<E: From<io::Error>>(
         &mut self,
         write: impl FnOnce(&[IoSlice<'_>]) -> Result<usize, E>,
     ) -> Result<usize, E> {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut n = 0;
+        let (mut n, mut given) = (0, 0);
         for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
             let bytes = frame.bytes();
             slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
+            given += slices[i].len();
             n += 1;
         }
         let written = write(&slices[..n])?;
+        if written > given {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the destination reported {written} bytes written of {given} given"),
+            )
+            .into());
+        }
         self.advance(written);
         Ok(written)
     }
 
-    /// Drops `n` written bytes from the front.
+    /// Drops `n` written bytes from the front (`write_with` checked that
+    /// they were queued).
     fn advance(&mut self, mut n: usize) {
-        assert!(
+        debug_assert!(
             n <= self.queued,
             "a writer reported {n} bytes written of {} queued",
             self.queued
@@ -165,9 +175,17 @@ pub(crate) fn write_zero() -> io::Error {
 ///
 /// [`send`](Self::send) queues a frame and, once at least the high-water
 /// mark of bytes is queued, writes until less is (backpressure, as
-/// tokio-util's `FramedWrite`); [`feed`](Self::feed) only queues;
-/// [`flush`](Self::flush) writes everything. The queue grows to the number
-/// of frames in flight once and is reused: no allocation per frame.
+/// tokio-util's `FramedWrite`; the async writer's `Sink::poll_ready` is the
+/// same wait); [`feed`](Self::feed) only queues, never writes, and ignores
+/// the mark; [`flush`](Self::flush) writes everything. A loop that feeds
+/// what one read brought and then flushes (the echo in the
+/// [module docs](super)) is bounded by the reader's buffer, not by the
+/// mark: use `send` (or the `Sink`) where frames come from elsewhere and
+/// the queue must stay under the mark. The queue grows to the number of
+/// frames in flight once and is reused: no allocation per frame.
+///
+/// A destination that reports more bytes written than it was given gets
+/// an `InvalidData` error; no frame is taken as written.
 ///
 /// ```
 /// use iobuf::frame::FrameWriter;
@@ -201,14 +219,16 @@ macro_rules! writer_common {
                 }
             }
 
-            /// Sets the high-water mark: `send` writes while this many
-            /// bytes or more are queued.
+            /// Sets the high-water mark: `send` (and the async writer's
+            /// `Sink::poll_ready`) writes while this many bytes or more are
+            /// queued; `feed` ignores it.
             pub fn with_high_water_mark(mut self, bytes: usize) -> Self {
                 self.queue.high_water = bytes;
                 self
             }
 
-            /// Queues a frame, with no I/O.
+            /// Queues a frame, with no I/O, whatever is queued already (the
+            /// high-water mark is `send`'s).
             pub fn feed(&mut self, frame: impl Into<$crate::frame::Outgoing>) {
                 self.queue.push(frame.into());
             }
