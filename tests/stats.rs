@@ -111,3 +111,35 @@ fn empty_pools_count_failures_waits_and_the_high_water_mark() {
     let total: u64 = s.wait_nanos.iter().sum();
     assert!(total >= 15_000_000, "{s:?}");
 }
+
+#[test]
+fn shared_gets_of_a_pool_without_caches_lose_no_count_under_contention() {
+    // Each holder counts its own get (no RMW): racing threads on few
+    // buffers, and on buffers that share a bitmap word, must still add up.
+    for capacity in [2, 5, 40] {
+        let pool =
+            BoundedPool::<PicoBuffer>::with_config(capacity, PoolConfig::new().thread_cache(0))
+                .unwrap();
+        let rounds = if cfg!(miri) { 50 } else { 20_000 };
+        let got: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut got = 0u64;
+                        for _ in 0..rounds {
+                            if let Ok(buf) = pool.try_get() {
+                                got += 1;
+                                drop(buf);
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        let s = pool.stats();
+        assert_eq!(s.shared_gets, got, "capacity {capacity}: {s:?}");
+        assert_eq!(s.cache_hits + s.refill_gets + s.steal_gets, 0, "{s:?}");
+    }
+}

@@ -14,7 +14,9 @@
 //!
 //! Index `i` is bit `i % per` of word `i / per`, with `per = 32` indices
 //! per word in pools of 128 buffers or more; smaller pools spread over at
-//! least four words (one index per word up to four buffers), so that
+//! least four words (one index per word up to four buffers; `per` is
+//! always a power of two, so an index splits into word and bit with a
+//! shift and a mask, never a division), so that
 //! threads working on different indices touch different cache lines. A
 //! set bit means free. Each word is a 64-bit atomic on a cache line of its
 //! own ([`CachePadded`]), split into two halves:
@@ -133,23 +135,26 @@ std::thread_local! {
 }
 
 /// This thread's search hint (see `HINT`).
+#[inline]
 pub(crate) fn hint() -> usize {
-    HINT.with(|h| {
-        let v = h.get();
-        if v != usize::MAX {
-            return v;
-        }
-        // First use: a seed from this thread's id, spread by a
-        // multiplicative hash (Knuth's), so threads start apart.
-        let id = std::thread::current().id();
-        let seed = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), id);
-        let seed = (seed as usize).wrapping_mul(0x9E37_79B9) >> 7;
-        h.set(seed);
-        seed
-    })
+    let v = HINT.with(std::cell::Cell::get);
+    if v != usize::MAX { v } else { seed_hint() }
+}
+
+/// A thread's first hint: a seed from its id, spread by a multiplicative
+/// hash (Knuth's), so threads start apart.
+#[cold]
+#[inline(never)]
+fn seed_hint() -> usize {
+    let id = std::thread::current().id();
+    let seed = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), id);
+    let seed = (seed as usize).wrapping_mul(0x9E37_79B9) >> 7;
+    HINT.with(|h| h.set(seed));
+    seed
 }
 
 /// Remembers `index`, just taken, as this thread's next starting point.
+#[inline]
 pub(crate) fn remember(index: u32) {
     HINT.with(|h| h.set(index as usize));
 }
@@ -163,6 +168,7 @@ pub(crate) const RETURNED: usize = 1 << (usize::BITS - 1);
 /// This thread put `index` back: if it is the hint, the next take tries it
 /// first. (The hint is shared by every pool, so the index may be another
 /// pool's; then the blind try just fails.)
+#[inline]
 pub(crate) fn returned(index: u32) {
     // Not in the pool's loom models: their threads share one OS thread, so
     // this hint would carry from one model thread (and one execution) to
@@ -178,19 +184,26 @@ pub(crate) fn returned(index: u32) {
     });
 }
 
-/// Indices per word and words for `capacity` indices over at least
-/// `spread` words (where there are that many indices). Any capacity: the
-/// last word may be partly used (its bits at and above the capacity are
-/// never set: B1).
+/// Indices per word (a power of two, so that an index splits into its word
+/// and bit with a shift and a mask, not a division) and words for
+/// `capacity` indices: the most per word (up to 32) that still spreads them
+/// over at least `spread` words (where there are that many indices). Any
+/// capacity: the last word may be partly used (its bits at and above the
+/// capacity are never set: B1).
 fn layout(capacity: usize, spread: usize) -> (usize, usize) {
-    // At least `spread` words where there are that many indices, and as
-    // many as 32 indices take beyond that.
-    let wanted = capacity
-        .div_ceil(BITS as usize)
-        .max(capacity.min(spread))
-        .max(1);
-    let per = capacity.div_ceil(wanted).max(1);
+    let wanted = capacity.min(spread).max(1);
+    let mut per = (BITS as usize).min(capacity.max(1).next_power_of_two());
+    while per > 1 && capacity.div_ceil(per) < wanted {
+        per /= 2;
+    }
     (per, capacity.div_ceil(per).max(1))
+}
+
+/// The words of a [`Bitmap::new_full`] of `capacity` indices, and its
+/// indices per word (as [`Bitmap::shape`]).
+pub(crate) fn shape_for(capacity: usize) -> (usize, u32) {
+    let (per, words) = layout(capacity, SPREAD);
+    (words, per as u32)
 }
 
 /// The bytes a [`Bitmap::new_full`] of `capacity` indices allocates (its
@@ -204,9 +217,12 @@ pub(crate) fn bytes_for(capacity: usize) -> usize {
 /// A bitmap of the free indices of `0..capacity`.
 pub(crate) struct Bitmap {
     words: Box<[CachePadded<AtomicU64>]>,
-    /// Indices per word (1..=32): index `i` is bit `i % per` of word
-    /// `i / per`. Fewer than 32 only in pools below `32 * SPREAD`.
+    /// Indices per word (a power of two, 1..=32): index `i` is bit
+    /// `i % per` of word `i / per`. Fewer than 32 only in pools below
+    /// `32 * SPREAD`.
     per: u32,
+    /// `per.trailing_zeros()`: `i / per` is `i >> shift`.
+    shift: u32,
     /// Puts that turned an empty word non-empty ([`Bitmap::changes`]).
     refills: CachePadded<AtomicU64>,
     capacity: usize,
@@ -235,12 +251,38 @@ impl Bitmap {
                 CachePadded::new(AtomicU64::new(free))
             })
             .collect();
+        debug_assert!(per.is_power_of_two(), "{per} indices per word");
         Bitmap {
             words,
             per: per as u32,
+            shift: per.trailing_zeros(),
             refills: CachePadded::new(AtomicU64::new(0)),
             capacity,
         }
+    }
+
+    /// The word and bit where a search from `hint` starts: its own when
+    /// `hint` is an index of this bitmap (the usual case: a shift and a
+    /// mask, no division), else folded into the words (a hint is shared by
+    /// every pool of its thread).
+    #[inline]
+    fn place(&self, hint: usize) -> (usize, u32) {
+        let n = self.words.len();
+        let w = hint >> self.shift;
+        let w = if w < n { w } else { w % n };
+        (w, (hint as u32) & (self.per - 1))
+    }
+
+    /// Index of bit `b` of word `w`.
+    #[inline]
+    fn index(&self, w: usize, b: u32) -> u32 {
+        ((w as u32) << self.shift) | b
+    }
+
+    /// The word after `w`, wrapping.
+    #[inline]
+    fn next(&self, w: usize) -> usize {
+        if w + 1 == self.words.len() { 0 } else { w + 1 }
     }
 
     fn load(&self, w: usize) -> Word {
@@ -295,44 +337,69 @@ impl Bitmap {
     /// Takes a free index, starting the search at index `hint` (its word
     /// and bit, modulo the bitmap's size: callers spread threads apart). `None` only if every
     /// index was held at some instant during the call (module docs).
+    #[inline]
     pub(crate) fn take(&self, hint: usize) -> Option<u32> {
-        let blind = hint & RETURNED != 0;
-        let hint = hint & !RETURNED;
-        let n = self.words.len();
-        let per = self.per as usize;
-        let start = (hint / per) % n;
-        let bit = (hint % per) as u32;
-        // With `RETURNED`, first the hinted bit itself, blind: the index
-        // this thread took last and has put back since, so often still
-        // free. Won, that is one cache-line transfer (the RMW's), where a
-        // load first would be two (a shared copy, then the upgrade for the
-        // RMW) when other threads work on the word. Lost, it changed
-        // nothing (the bit was already clear), and the search starts.
-        // (Without the mark the thread may still hold that index, as when
-        // it takes many in a row: the try would be a wasted RMW.)
-        if blind && self.clear_bit(start, bit) {
-            return Some((start as u32) * self.per + bit);
+        let (w, bit) = self.place(hint & !RETURNED);
+        if hint & RETURNED != 0 {
+            let b = bit;
+            // With `RETURNED`, first the hinted bit itself, blind: the
+            // index this thread took last and has put back since, so often
+            // still free. Won, that is one cache-line transfer (the RMW's),
+            // where a load first would be two (a shared copy, then the
+            // upgrade for the RMW) when other threads work on the word.
+            // Lost, it changed nothing (the bit was already clear), and the
+            // search starts. (Without the mark the thread may still hold
+            // that index, as when it takes many in a row: the try would be
+            // a wasted RMW.) Inlined into the caller; the search is not.
+            if self.clear_bit(w, b) {
+                return Some(self.index(w, b));
+            }
+        } else {
+            // The hint's word, where this thread found a free index last
+            // (as a batch of gets does): the search's first look, inlined.
+            let word = self.load(w);
+            if word.free() != 0 {
+                let b = Self::first_free(word, bit);
+                if self.clear_bit(w, b) {
+                    return Some(self.index(w, b));
+                }
+            }
         }
+        self.search(hint & !RETURNED)
+    }
+
+    /// The first free bit of `word` at or after `bit`, wrapping; `word`
+    /// has one. (Bits at and above `per` are never set: B1.)
+    #[inline]
+    fn first_free(word: Word, bit: u32) -> u32 {
+        debug_assert!(word.free() != 0);
+        (word.free().rotate_right(bit).trailing_zeros() + bit) % BITS
+    }
+
+    /// `take` past its blind try: the two-pass scan from `hint`.
+    #[inline(never)]
+    fn search(&self, hint: usize) -> Option<u32> {
+        let (start, bit) = self.place(hint);
+        let n = self.words.len();
         // The versions of the last all-empty pass, summed (wrapping): they
         // only grow, so an unchanged sum means no word was put into (short
         // of 2^32 puts during the scan, as for one word's version).
         let mut seen: Option<u64> = None;
         loop {
             let mut versions = 0u64;
-            for k in 0..n {
-                let w = (start + k) % n;
+            let mut w = start;
+            for _ in 0..n {
                 let mut word = self.load(w);
                 while word.free() != 0 {
-                    // The first free bit at or after `bit`, wrapping.
-                    // (Bits at and above `per` are never set: B1.)
-                    let b = (word.free().rotate_right(bit).trailing_zeros() + bit) % BITS;
+                    let b = Self::first_free(word, bit);
                     if self.clear_bit(w, b) {
-                        return Some((w as u32) * self.per + b);
+                        return Some(self.index(w, b));
                     }
                     // Lost the bit to another taker: look again.
                     word = self.load(w);
                 }
                 versions = versions.wrapping_add(u64::from(word.version()));
+                w = self.next(w);
             }
             // Every word read empty: exact only once a second pass reads
             // the same versions (module docs).
@@ -350,7 +417,7 @@ impl Bitmap {
             "index {index} >= capacity {}",
             self.capacity
         );
-        let (w, b) = ((index / self.per) as usize, index % self.per);
+        let (w, b) = self.word_of(index);
         let add = if cfg!(iobuf_mutant = "bitmap_no_version") {
             1 << b
         } else {
@@ -418,9 +485,8 @@ impl Bitmap {
         if max == 0 {
             return 0;
         }
-        let start = ((hint & !RETURNED) / self.per as usize) % n;
-        for k in 0..n {
-            let w = (start + k) % n;
+        let (mut w, _) = self.place(hint & !RETURNED);
+        for _ in 0..n {
             let mut word = self.load(w);
             while word.free() != 0 {
                 // The lowest `max` free bits.
@@ -435,13 +501,14 @@ impl Bitmap {
                 if won != 0 {
                     let count = won.count_ones();
                     while won != 0 {
-                        each((w as u32) * self.per + won.trailing_zeros());
+                        each(self.index(w, won.trailing_zeros()));
                         won &= won - 1;
                     }
                     return count;
                 }
                 word = old;
             }
+            w = self.next(w);
         }
         0
     }
@@ -451,11 +518,11 @@ impl Bitmap {
     pub(crate) fn put_batch(&self, indices: &[u32]) {
         let mut i = 0;
         while i < indices.len() {
-            let w = indices[i] / self.per;
+            let w = indices[i] >> self.shift;
             let mut bits = 0u32;
-            while i < indices.len() && indices[i] / self.per == w {
+            while i < indices.len() && indices[i] >> self.shift == w {
                 debug_assert!((indices[i] as usize) < self.capacity);
-                bits |= 1 << (indices[i] % self.per);
+                bits |= 1 << (indices[i] & (self.per - 1));
                 i += 1;
             }
             loom_seq_cst_fence();
@@ -473,6 +540,17 @@ impl Bitmap {
     /// look for polling loops. `true` proves less than `take`'s `None`.
     pub(crate) fn looks_empty(&self) -> bool {
         (0..self.words.len()).all(|w| self.load(w).free() == 0)
+    }
+
+    /// The word of `index` and its bit there.
+    #[inline]
+    fn word_of(&self, index: u32) -> (usize, u32) {
+        ((index >> self.shift) as usize, index & (self.per - 1))
+    }
+
+    /// The number of words, and of indices per word.
+    pub(crate) fn shape(&self) -> (usize, u32) {
+        (self.words.len(), self.per)
     }
 
     /// The number of indices.
@@ -536,10 +614,12 @@ mod unit {
             (2, 2, 1),
             (3, 3, 1),
             (4, 4, 1),
-            (5, 3, 2),
+            (5, 5, 1),
+            (33, 5, 8),
             (64, 4, 16),
             (128, 4, 32),
-            (129, 5, 26),
+            (100, 4, 32),
+            (129, 5, 32),
             (4096, 128, 32),
         ] {
             let b = Bitmap::new_full(capacity);

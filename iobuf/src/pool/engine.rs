@@ -105,6 +105,9 @@ pub(crate) struct Engine {
     pub(super) me: Weak<Engine>,
     /// Apart from the queue's lock and the bitmap: bumped on every wait.
     counters: CachePadded<Counters>,
+    /// The shared gets of a pool without thread caches, by index (empty
+    /// with caching on, whose shared gets `counters` counts).
+    ring_gets: HolderCounts,
     /// Buffers lent to io_uring provided-buffer rings (`crate::uring`).
     provided: AtomicU64,
 }
@@ -117,7 +120,9 @@ struct Counters {
     task_waits: AtomicU64,
     timeouts: AtomicU64,
     cancellations: AtomicU64,
-    /// Strikes served by the bitmap with no cache involved.
+    /// Strikes served by the bitmap with no cache involved, in a pool with
+    /// caching on (a thread that is exiting); without caches,
+    /// `Engine::ring_gets` counts them.
     shared_gets: AtomicU64,
     /// Strikes served by refilling the thread's cache from the bitmap.
     refill_gets: AtomicU64,
@@ -201,11 +206,94 @@ impl Counters {
     }
 }
 
+/// Counters of the indices per line: 16 of 8 bytes on a 128-byte line.
+const COUNTS_PER_LINE: u32 = 16;
+
+/// One counter per index, each written only by the index's holder: the
+/// shared gets of a pool without thread caches.
+///
+/// Every get of such a pool is a shared get, so one pool-wide atomic would
+/// cost each a third RMW beside the bitmap's two (a `lock` instruction even
+/// alone, and under contention a cache line every getter writes). The
+/// holder of an index is its only owner (I1), and it got the index through
+/// the bitmap's RMWs or a waiter's hand-off, which order the previous
+/// holder's increment before its own: so a `Relaxed` load and store count
+/// without losing any. The counters of one bitmap word's indices share
+/// their lines with no other word's, so threads on different words (the
+/// bitmap spreads them) write different lines here too. A reader sums them
+/// (racy, but each counter only grows, so a later sum is never smaller).
+///
+/// Memory: a 128-byte line per 16 indices of a word (8 bytes per index in
+/// pools of 128 buffers or more; a line per word in smaller ones).
+pub(crate) struct HolderCounts {
+    lines: Box<[CachePadded<[AtomicU64; COUNTS_PER_LINE as usize]>]>,
+    /// Index `i`'s counter is on line `i >> line_shift`: the index's word
+    /// when a word has at most 16 indices, else its half of the word.
+    line_shift: u32,
+}
+
+impl HolderCounts {
+    /// Counters for every index of `free` (`on`), or none.
+    fn new(free: &Bitmap, on: bool) -> HolderCounts {
+        let (words, per) = free.shape();
+        // Both powers of two (`Bitmap`'s layout).
+        let per_line = per.min(COUNTS_PER_LINE);
+        let lines = if on {
+            words * (per / per_line) as usize
+        } else {
+            0
+        };
+        HolderCounts {
+            lines: (0..lines)
+                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+                .collect(),
+            line_shift: per_line.trailing_zeros(),
+        }
+    }
+
+    /// The bytes `HolderCounts::new` allocates for a pool of `capacity`
+    /// buffers without caches.
+    pub(crate) fn bytes_for(capacity: usize) -> usize {
+        let (words, per) = bitmap::shape_for(capacity);
+        let lines = words.saturating_mul(per.div_ceil(COUNTS_PER_LINE) as usize);
+        lines.saturating_mul(std::mem::size_of::<
+            CachePadded<[AtomicU64; COUNTS_PER_LINE as usize]>,
+        >())
+    }
+
+    /// The holder of `index` (the caller) counts a get.
+    #[inline]
+    fn bump(&self, index: u32) {
+        let line = &self.lines[(index >> self.line_shift) as usize];
+        let counter = &line[(index & ((1 << self.line_shift) - 1)) as usize];
+        // ORDERING: Relaxed: only the index's holder writes its counter, and
+        // the previous holder's store happens before this load (the bitmap's
+        // SeqCst RMWs or the hand-off's lock passed the index on), so
+        // nothing is lost; a reader needs no edge (a statistic).
+        let n = counter.load(Ordering::Relaxed);
+        // ORDERING: Relaxed, as the load.
+        counter.store(n.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The gets counted so far (racy, never smaller than an earlier sum).
+    fn sum(&self) -> u64 {
+        self.lines
+            .iter()
+            .flat_map(|line| line.iter())
+            // ORDERING: Relaxed: a statistic.
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
 impl Engine {
     /// An engine whose bitmap holds every index of `0..capacity`.
     pub(super) fn new(capacity: usize, pool_id: u32, cache_capacity: u32) -> Arc<Engine> {
+        let free = Bitmap::new_full(capacity);
+        let ring_gets = HolderCounts::new(&free, cache_capacity == 0);
         Arc::new_cyclic(|me| Engine {
-            free: Bitmap::new_full(capacity),
+            free,
+            ring_gets,
             waiters: WaitQueue::default(),
             caches: cache::Registry::default(),
             pool_id,
@@ -218,11 +306,32 @@ impl Engine {
 
     /// A free index: strike, then (unless `wait` is `Never`) spin and
     /// sleep. `None` when `wait` ran out with every index held.
+    #[inline]
     pub(crate) fn take(&self, wait: Wait) -> Option<u32> {
+        if self.cache_capacity == 0 {
+            // Without caches a strike is the bitmap's take alone, which
+            // needs no `Delivery`: nothing moves between caches, so there
+            // is nobody to serve and no waker to run.
+            let got = self.strike_ring(matches!(wait, Wait::Never));
+            if got.is_some() || matches!(wait, Wait::Never) {
+                return got;
+            }
+        }
+        self.take_slow(wait)
+    }
+
+    /// `take` past a ring-only strike that found nothing (or with caches).
+    fn take_slow(&self, wait: Wait) -> Option<u32> {
         let mut delivery = Delivery::default();
         // A `try_get`'s "empty" must be exact across the caches too.
         let exact = matches!(wait, Wait::Never);
-        let got = self.strike(exact, &mut delivery).or_else(|| match wait {
+        let got = if self.cache_capacity == 0 {
+            // `take` struck already.
+            None
+        } else {
+            self.strike(exact, &mut delivery)
+        };
+        let got = got.or_else(|| match wait {
             Wait::Never => None,
             Wait::Forever => self.wait(None, &mut delivery),
             Wait::Until(deadline) => self.wait(Some(deadline), &mut delivery),
@@ -251,25 +360,36 @@ impl Engine {
     /// `exact`: `None` only if every index was held at some instant of the
     /// call (with caches on, a frozen second pass over them; `cache`).
     fn strike(&self, exact: bool, delivery: &mut Delivery) -> Option<u32> {
-        let (got, source) = if self.cache_capacity != 0 {
-            let (got, moved, source) = cache::take(self, exact);
-            self.after_move(moved, delivery);
-            (got, source)
-        } else if self.waiters.has_waiters() && !exact {
-            // While others wait, the bitmap is usually empty (returns are
-            // handed to waiting tasks, and a front thread takes the one put
-            // there for it): one pass of loads, rather than the exact
-            // take's two.
-            (self.poll_free(), cache::Source::Shared)
-        } else {
-            (self.take_free(), cache::Source::Shared)
-        };
+        if self.cache_capacity == 0 {
+            return self.strike_ring(exact);
+        }
+        let (got, moved, source) = cache::take(self, exact);
+        self.after_move(moved, delivery);
         let c = &self.counters;
         match (got, source) {
             (None, _) | (Some(_), cache::Source::Cache) => {}
             (Some(_), cache::Source::Refill) => Counters::bump(&c.refill_gets),
             (Some(_), cache::Source::Steal) => Counters::bump(&c.steal_gets),
             (Some(_), cache::Source::Shared) => Counters::bump(&c.shared_gets),
+        }
+        got
+    }
+
+    /// The strike of a pool without caches: the bitmap alone, its get
+    /// counted by the holder (`HolderCounts`). `exact` as for `strike`.
+    #[inline]
+    fn strike_ring(&self, exact: bool) -> Option<u32> {
+        let got = if !exact && self.waiters.has_waiters() {
+            // While others wait, the bitmap is usually empty (returns are
+            // handed to waiting tasks, and a front thread takes the one put
+            // there for it): one pass of loads, rather than the exact
+            // take's two.
+            self.poll_free()
+        } else {
+            self.take_free()
+        };
+        if let Some(i) = got {
+            self.ring_gets.bump(i);
         }
         got
     }
@@ -288,6 +408,7 @@ impl Engine {
     /// A free index from the bitmap, searched from where this thread last
     /// found one; `None` only if every index was held at some instant of
     /// the call (`Bitmap::take`).
+    #[inline]
     pub(super) fn take_free(&self) -> Option<u32> {
         let i = self.free.take(bitmap::hint())?;
         bitmap::remember(i);
@@ -458,7 +579,28 @@ impl Engine {
 
     /// Returns `index` past the inlined cache hit: into this thread's cache
     /// if it has room and nobody waits, else to a waiter or the bitmap.
+    #[inline]
     pub(crate) fn give(&self, index: u32) {
+        if self.cache_capacity == 0 && !self.waiters.has_waiters() {
+            // `give_shared` when nobody waits, without a `Delivery` unless
+            // the put finds a waiter after all.
+            bitmap::returned(index);
+            self.free.put(index);
+            // The return's half of the Dekker pattern (`wait.rs`): after the
+            // put, look for a waiter that registered meanwhile.
+            if cfg!(iobuf_mutant = "ring_return_skips_serve") || !self.waiters.has_waiters() {
+                return;
+            }
+            let mut delivery = Delivery::default();
+            self.serve_waiters(&mut delivery);
+            delivery.finish();
+            return;
+        }
+        self.give_slow(index);
+    }
+
+    /// `give` with caches, or while others wait.
+    fn give_slow(&self, index: u32) {
         let mut delivery = Delivery::default();
         if self.cache_capacity != 0 {
             match cache::give(self, index) {
@@ -559,7 +701,7 @@ impl Engine {
             task_waits: load(&c.task_waits),
             timeouts: load(&c.timeouts),
             cancellations: load(&c.cancellations),
-            shared_gets: load(&c.shared_gets),
+            shared_gets: load(&c.shared_gets).wrapping_add(self.ring_gets.sum()),
             refill_gets: load(&c.refill_gets),
             steal_gets: load(&c.steal_gets),
             try_get_failures: load(&c.try_get_failures),

@@ -188,12 +188,15 @@ fn checked_capacity(
 }
 
 /// Why `capacity` items of `item_size` bytes cannot be had on this machine:
-/// with the free-index bitmap, they need more bytes than its physical
-/// memory. `None` when they fit, or where the OS cannot say (and under
+/// with the free-index bitmap (and, counted whether or not the pool caches,
+/// the per-buffer get counters of a pool without thread caches), they need
+/// more bytes than its physical memory. `None` when they fit, or where the OS cannot say (and under
 /// Miri). For `buffer_pools!`' `set_count` too, which adds its own remedy.
 pub(crate) fn beyond_memory(capacity: usize, item_size: usize) -> Option<String> {
     let physical = crate::mem::physical_memory()?;
-    let needed = capacity as u128 * item_size as u128 + crate::bitmap::bytes_for(capacity) as u128;
+    let needed = capacity as u128 * item_size as u128
+        + crate::bitmap::bytes_for(capacity) as u128
+        + engine::HolderCounts::bytes_for(capacity) as u128;
     (needed > physical as u128).then(|| {
         format!(
             "{capacity} buffers of {item_size} bytes need {needed} bytes with their free-index \
