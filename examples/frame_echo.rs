@@ -11,10 +11,12 @@
 //! The servers (a multi-thread runtime, 2 workers), each echoing every
 //! frame, header included:
 //!
-//! - **iobuf**: `AsyncFrameReader` with `LengthDelimited`'s `num_skip(0)`
-//!   reads into pooled buffers (512 KiB `GreatBuffer`s on the default load) and hands out
-//!   each frame as a `View` of the read buffer; `AsyncFrameWriter` queues
-//!   the view and writes the queue with vectored writes. No copy and no
+//! - **iobuf**: `AsyncFrameReader::with_readiness` (a buffer only once the
+//!   socket is readable) with `LengthDelimited`'s `num_skip(0)` reads into
+//!   pooled buffers (512 KiB `GreatBuffer`s on the default load) and hands
+//!   out each frame as a `View` of the read buffer: the first of a read
+//!   from `read_frame`, the others from `next_buffered`; `AsyncFrameWriter`
+//!   queues the views (`feed`) and writes them with vectored writes. No copy and no
 //!   allocation per frame; a buffer goes home once its last frame has been
 //!   written and the reader has moved on.
 //! - **framed**: `Framed<_, LengthDelimitedCodec>`: each decoded frame is
@@ -24,10 +26,12 @@
 //!   complete frame, write them all back with vectored writes, then
 //!   reserve and read again.
 //!
-//! The three get the same room to read into (512 KiB on the default load; see `Load` for the others), and write at the
-//! same moments: iobuf and framed feed every frame that is ready without
-//! waiting and flush when the next one would wait, as the `BytesMut` loop
-//! writes after each read. (A `send` per frame would cost a write per
+//! The three get the same room to read into (512 KiB on the default load;
+//! see `Load` for the others), and write at the same moments: iobuf
+//! flushes once it has fed the frames of a read (`next_buffered` says
+//! `None`), as the `BytesMut` loop writes after each read, and framed
+//! feeds every frame that is ready without waiting and flushes when the
+//! next one would wait. (A `send` per frame would cost a write per
 //! frame; flushing only at a high-water mark would leave a pipelining
 //! client waiting for echoes that never come.)
 //!
@@ -93,7 +97,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools};
+use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools, ReadReady};
 use iobuf::{BoundedPool, BufferTier};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -194,12 +198,12 @@ impl Load {
     }
 }
 
-/// Bytes the iobuf and `Framed` servers queue before they write without
-/// waiting for the reader to run dry. Above what a connection usually has
-/// in flight (8 frames of 7 KiB on average), so that they write once per
-/// batch the client sends, as the `BytesMut` server does (the frame
-/// writer's default, 64 KiB, and `Framed`'s, 8 KiB, would add writes in
-/// the middle of a batch).
+/// Bytes the `Framed` server queues before it writes without waiting for
+/// the reader to run dry. Above what a connection usually has in flight
+/// (8 frames of 7 KiB on average), so that it writes once per batch the
+/// client sends, as the `BytesMut` server does (`Framed`'s default, 8 KiB,
+/// would add writes in the middle of a batch). The iobuf server only
+/// feeds, which ignores the mark: what it queues is bounded by one read.
 const WRITE_HIGH_WATER: usize = 256 << 10;
 
 /// Buffers of the iobuf server's pool beyond what its connections can
@@ -353,6 +357,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
     }
 }
 
+/// Waits for the socket's readiness without a buffer (what
+/// `AsyncFrameReader::with_readiness` asks for).
+impl<T: ReadReady> ReadReady for Counted<T> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_read_ready(cx)
+    }
+}
+
 /// Passed through untouched: vectored writes included, which `Framed` and
 /// the frame writer rely on (the trait's default writes one slice a call).
 impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
@@ -397,18 +409,18 @@ async fn serve_iobuf(mut stream: TcpStream, pools: Pools, max_payload: usize) ->
         .length_adjustment(4)
         .num_skip(0)
         .new_codec();
-    let mut frames = AsyncFrameReader::new(Counted(rx), codec, pools)?;
-    let mut out = AsyncFrameWriter::new(Counted(tx)).with_high_water_mark(WRITE_HIGH_WATER);
-    loop {
-        let frame = match poll_fn(|cx| Poll::Ready(frames.poll_read_frame(cx))).await {
-            Poll::Ready(frame) => frame?,
-            Poll::Pending => {
-                out.flush().await?;
-                frames.read_frame().await?
-            }
-        };
-        let Some(frame) = frame else { break };
-        out.send(frame).await?;
+    // With readiness: a buffer is taken only once the socket is readable.
+    let mut frames = AsyncFrameReader::with_readiness(Counted(rx), codec, pools)?;
+    let mut out = AsyncFrameWriter::new(Counted(tx));
+    // Each read's frames: the first from `read_frame`, the rest (already
+    // read) from `next_buffered`, fed with no I/O; then one flush, as the
+    // `BytesMut` server writes after each read.
+    while let Some(frame) = frames.read_frame().await? {
+        out.feed(frame);
+        while let Some(frame) = frames.next_buffered()? {
+            out.feed(frame);
+        }
+        out.flush().await?;
     }
     out.flush().await
 }

@@ -247,6 +247,36 @@ fn a_small_tail_moves_to_a_fresh_buffer_when_one_is_free() {
     }
 }
 
+#[test]
+fn a_view_cloned_while_its_reader_watches_the_buffer() {
+    // One 512-byte buffer: the second frame needs room the first frame's
+    // view holds, so the reader waits, watching its buffer (R3). Cloning
+    // that view meanwhile (the count has its watched bit up) must neither
+    // abort nor lose the wake-up when both copies drop.
+    let pool = Arc::new(MicroBufferPool::new(1).unwrap());
+    let sent = frames(&[300, 300]);
+    let bytes = wire(&sent);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_pool = pool.clone();
+    let reader = std::thread::spawn(move || {
+        let source = Chunked::new(&bytes, usize::MAX);
+        let mut reader = FrameReader::new(source, ld(500), Pools::new(reader_pool)).unwrap();
+        tx.send(reader.read_frame().unwrap().unwrap()).unwrap();
+        let second = reader.read_frame().unwrap().unwrap().to_vec();
+        assert!(reader.read_frame().unwrap().is_none());
+        second
+    });
+    let first = rx.recv().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let copy = first.clone();
+    assert_eq!(&copy[..], &sent[0][..]);
+    drop(first);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    drop(copy);
+    assert_eq!(reader.join().unwrap(), sent[1]);
+    assert_eq!(pool.available(), 1);
+}
+
 /// Every buffer of a reader that failed is back home.
 fn fails_with(bytes: &[u8], decoder: impl Decoder, kind: io::ErrorKind) -> String {
     let pool = Arc::new(MicroBufferPool::new(2).unwrap());
