@@ -11,10 +11,12 @@
 //! The servers (a multi-thread runtime, 2 workers), each echoing every
 //! frame, header included:
 //!
-//! - **iobuf**: `AsyncFrameReader` with `LengthDelimited`'s `num_skip(0)`
-//!   reads into 512 KiB pooled buffers (a `GreatBufferPool`) and hands out
-//!   each frame as a `View` of the read buffer; `AsyncFrameWriter` queues
-//!   the view and writes the queue with vectored writes. No copy and no
+//! - **iobuf**: `AsyncFrameReader::with_readiness` (a buffer only once the
+//!   socket is readable) with `LengthDelimited`'s `num_skip(0)` reads into
+//!   pooled buffers (512 KiB `GreatBuffer`s on the default load) and hands
+//!   out each frame as a `View` of the read buffer: the first of a read
+//!   from `read_frame`, the others from `next_buffered`; `AsyncFrameWriter`
+//!   queues the views (`feed`) and writes them with vectored writes. No copy and no
 //!   allocation per frame; a buffer goes home once its last frame has been
 //!   written and the reader has moved on.
 //! - **framed**: `Framed<_, LengthDelimitedCodec>`: each decoded frame is
@@ -24,10 +26,12 @@
 //!   complete frame, write them all back with vectored writes, then
 //!   reserve and read again.
 //!
-//! The three get the same room to read into (512 KiB), and write at the
-//! same moments: iobuf and framed feed every frame that is ready without
-//! waiting and flush when the next one would wait, as the `BytesMut` loop
-//! writes after each read. (A `send` per frame would cost a write per
+//! The three get the same room to read into (512 KiB on the default load;
+//! see `Load` for the others), and write at the same moments: iobuf
+//! flushes once it has fed the frames of a read (`next_buffered` says
+//! `None`), as the `BytesMut` loop writes after each read, and framed
+//! feeds every frame that is ready without waiting and flushes when the
+//! next one would wait. (A `send` per frame would cost a write per
 //! frame; flushing only at a high-water mark would leave a pipelining
 //! client waiting for echoes that never come.)
 //!
@@ -48,11 +52,15 @@
 //! ```text
 //! cargo run --release --example frame_echo
 //! cargo run --release --example frame_echo -- --quick
+//! cargo run --release --example frame_echo -- --load tiny
+//! cargo run --release --example frame_echo -- --load mixed --quick
 //! cargo run --release --example frame_echo -- --frames 5000 --rounds 20
 //! cargo run --release --example frame_echo -- --listen 127.0.0.1:7000
 //! ```
 //!
-//! Flags: `--connections N` (default 16), `--frames N` measured per
+//! Flags: `--load mix|tiny|mixed` (the sizes, connections, frames in
+//! flight and read-ahead of the load, see `Load`; default `mix`, the one
+//! described above), `--connections N` (default 16), `--frames N` measured per
 //! connection and round (2 000), `--warmup N` per connection and round
 //! (300), `--rounds N` (20), `--in-flight N` frames per connection (8),
 //! `--quick` (1 round of 400 after 200, for CI; the other flags still
@@ -65,8 +73,12 @@
 //! machine-readable:
 //!
 //! ```text
-//! summary: iobuf=<frames/s> framed=<frames/s> bytesmut=<frames/s> iobuf_allocs_per_frame=<x> iobuf_reads_per_frame=<x> framed_reads_per_frame=<x>
+//! summary: iobuf=<frames/s> framed=<frames/s> bytesmut=<frames/s> iobuf_allocs_per_frame=<x> iobuf_reads_per_frame=<x> framed_reads_per_frame=<x> load=<name> bytesmut_reads_per_frame=<x> iobuf_cpu_per_frame=<us> framed_cpu_per_frame=<us> bytesmut_cpu_per_frame=<us>
 //! ```
+//!
+//! The `*_cpu_per_frame` fields are each server's CPU time per measured
+//! frame, in microseconds: what decides, since the client, not the
+//! server, is the bottleneck of frames/s.
 //!
 //! Client and servers share the machine's cores: the figures compare the
 //! three servers under one load on one host, they are no absolute server
@@ -85,8 +97,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use iobuf::GreatBufferPool;
-use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools};
+use iobuf::frame::{AsyncFrameReader, AsyncFrameWriter, LengthDelimited, Pools, ReadReady};
+use iobuf::{BoundedPool, BufferTier};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -103,28 +115,95 @@ use counting_alloc::allocations;
 #[path = "support/frame_load.rs"]
 mod frame_load;
 use frame_load::{
-    ConnLoad, HEADER, InFlight, MAX_PAYLOAD, Sizes, check_echoes, complete_frame, pattern_table,
+    ConnLoad, Dist, HEADER, InFlight, Sizes, check_echoes, complete_frame, pattern_table,
     send_frames, write_queue,
 };
 
-/// The iobuf server's read-ahead buffer (one `GreatBuffer`, 512 KiB); also
-/// `Framed`'s initial read capacity and what the `BytesMut` server
-/// reserves before each read, so that all three can read as much per call.
+/// The load's shape: frame sizes, and how much room each server reads
+/// into.
 ///
-/// A frame reader reads into the room left in its buffer, and takes a
-/// fresh one only when a frame does not fit: so a read that fills the tail
-/// exactly is followed by another. With 128 KiB (a `LargeBuffer`) a third
-/// of its reads were such tail fills on this load (0.19 reads per frame,
-/// against 0.13 for the `BytesMut` server, which reserves fresh room before
-/// every read); with 512 KiB, one in ten (0.14).
-const READ_AHEAD: usize = iobuf::BUFFER_SIZE_GREAT;
+/// - `mix` (the default): the sizes above; 16 connections, 8 frames in
+///   flight each; every server reads into 512 KiB (iobuf: a
+///   `GreatBufferPool`; `Framed`'s initial capacity; what the `BytesMut`
+///   server reserves before each read).
+/// - `tiny`: payloads of 16 to 200 bytes; 64 connections, 64 frames in
+///   flight each; `Framed` and `BytesMut` read into 16 KiB, iobuf into
+///   32 KiB `BigBuffer`s (no tier is 16 KiB: 32 KiB is what the `BytesMut`
+///   server's buffer, twice what it reserves, offers a read at most).
+/// - `mixed`: payloads of 16 bytes to 60 KiB (60 % up to 2 KiB, 25 % up to
+///   8 KiB, 15 % up to 60 KiB); 64 connections, 8 in flight; a 16 KiB
+///   read-ahead for `Framed` and `BytesMut`, iobuf's as for `tiny`, with a
+///   tier of 128 KiB `LargeBuffer`s for the frames that do not fit one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    Mix,
+    Tiny,
+    Mixed,
+}
 
-/// Bytes the iobuf and `Framed` servers queue before they write without
-/// waiting for the reader to run dry. Above what a connection usually has
-/// in flight (8 frames of 7 KiB on average), so that they write once per
-/// batch the client sends, as the `BytesMut` server does (the frame
-/// writer's default, 64 KiB, and `Framed`'s, 8 KiB, would add writes in
-/// the middle of a batch).
+impl Load {
+    fn name(self) -> &'static str {
+        match self {
+            Load::Mix => "mix",
+            Load::Tiny => "tiny",
+            Load::Mixed => "mixed",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Load> {
+        [Load::Mix, Load::Tiny, Load::Mixed]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+
+    fn dist(self) -> Dist {
+        match self {
+            Load::Mix => Dist::Mix,
+            Load::Tiny => Dist::Tiny,
+            Load::Mixed => Dist::Mixed,
+        }
+    }
+
+    /// The longest payload of the load: also every server's maximum.
+    fn max_payload(self) -> usize {
+        self.dist().max_payload()
+    }
+
+    /// `Framed`'s initial read capacity, and what the `BytesMut` server
+    /// reserves before each read.
+    fn peer_read_ahead(self) -> usize {
+        match self {
+            Load::Mix => iobuf::BUFFER_SIZE_GREAT,
+            Load::Tiny | Load::Mixed => 16 << 10,
+        }
+    }
+
+    /// The iobuf server's read-ahead buffer size.
+    fn read_ahead(self) -> usize {
+        match self {
+            Load::Mix => iobuf::BUFFER_SIZE_GREAT,
+            Load::Tiny | Load::Mixed => iobuf::BUFFER_SIZE_BIG,
+        }
+    }
+
+    /// What the sizes are, for the header of the output.
+    fn describe(self) -> &'static str {
+        match self {
+            Load::Mix => {
+                "0..=65536 bytes (1 % empty, 60 % <= 2 KiB, 25 % <= 8 KiB, 14 % <= 64 KiB)"
+            }
+            Load::Tiny => "16..=200 bytes",
+            Load::Mixed => "16..=61440 bytes (60 % <= 2 KiB, 25 % <= 8 KiB, 15 % <= 60 KiB)",
+        }
+    }
+}
+
+/// Bytes the `Framed` server queues before it writes without waiting for
+/// the reader to run dry. Above what a connection usually has in flight
+/// (8 frames of 7 KiB on average), so that it writes once per batch the
+/// client sends, as the `BytesMut` server does (`Framed`'s default, 8 KiB,
+/// would add writes in the middle of a batch). The iobuf server only
+/// feeds, which ignores the mark: what it queues is bounded by one read.
 const WRITE_HIGH_WATER: usize = 256 << 10;
 
 /// Buffers of the iobuf server's pool beyond what its connections can
@@ -151,6 +230,8 @@ fn server_reads() -> u64 {
 /// The load: the same for every server.
 #[derive(Clone, Copy, Debug)]
 struct Config {
+    /// Frame sizes and read-ahead.
+    load: Load,
     /// Client connections, served concurrently.
     connections: usize,
     /// Measured frames per connection and round.
@@ -169,6 +250,7 @@ impl Default for Config {
     /// machine falls on all three servers alike.
     fn default() -> Self {
         Config {
+            load: Load::Mix,
             connections: 16,
             frames: 2_000,
             warmup: 300,
@@ -179,26 +261,59 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The measurement run of `load`.
+    fn of(load: Load) -> Self {
+        match load {
+            Load::Mix => Config::default(),
+            Load::Tiny => Config {
+                load,
+                connections: 64,
+                in_flight: 64,
+                ..Config::default()
+            },
+            Load::Mixed => Config {
+                load,
+                connections: 64,
+                frames: 1_000,
+                ..Config::default()
+            },
+        }
+    }
+
     /// `--quick`: one short round, for CI.
-    fn quick() -> Self {
+    fn quick(self) -> Self {
         Config {
             frames: 400,
             warmup: 200,
             rounds: 1,
-            ..Config::default()
+            ..self
         }
     }
 
-    /// The iobuf pool. A connection holds its read-ahead buffer, and the
-    /// buffers of its frames on their way back (each until written). Those
-    /// frames are consecutive, and the reader leaves a buffer only after
-    /// cutting at least `READ_AHEAD - MAX_FRAME` bytes of frames from it:
-    /// so at most `in_flight * MAX_FRAME / (READ_AHEAD - MAX_FRAME)` whole
-    /// buffers lie between the first frame's buffer and the read-ahead.
+    /// The iobuf read-ahead pool. A connection holds its read-ahead
+    /// buffer, and the buffers of its frames on their way back (each until
+    /// written). Those frames are consecutive, and the reader leaves a
+    /// buffer only after cutting at least `read_ahead - MAX_FRAME` bytes of
+    /// frames from it: so at most `in_flight * MAX_FRAME / (read_ahead -
+    /// MAX_FRAME)` whole buffers lie between the first frame's buffer and
+    /// the read-ahead. Frames larger than a read-ahead buffer (`mixed`)
+    /// leave it at once: then each frame in flight may hold its own.
     fn pool_capacity(&self) -> usize {
-        const MAX_FRAME: usize = HEADER + MAX_PAYLOAD;
-        let between = (self.in_flight * MAX_FRAME).div_ceil(READ_AHEAD - MAX_FRAME);
+        let (max_frame, read_ahead) = (HEADER + self.load.max_payload(), self.load.read_ahead());
+        let between = if max_frame * 2 <= read_ahead {
+            (self.in_flight * max_frame).div_ceil(read_ahead - max_frame)
+        } else {
+            self.in_flight
+        };
         self.connections * (2 + between) + POOL_SLACK
+    }
+
+    /// The `mixed` load's tier of large buffers: a frame that does not fit
+    /// a read-ahead buffer moves into one, which then reads ahead until
+    /// full. Two per connection: a connection rarely has more than one
+    /// large frame in flight (a reader that finds none free waits for one).
+    fn large_capacity(&self) -> usize {
+        self.connections * 2 + POOL_SLACK
     }
 }
 
@@ -242,6 +357,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
     }
 }
 
+/// Waits for the socket's readiness without a buffer (what
+/// `AsyncFrameReader::with_readiness` asks for).
+impl<T: ReadReady> ReadReady for Counted<T> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_read_ready(cx)
+    }
+}
+
 /// Passed through untouched: vectored writes included, which `Framed` and
 /// the frame writer rely on (the trait's default writes one slice a call).
 impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
@@ -276,42 +399,42 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
 
 /// Echoes one connection through iobuf's frame reader and writer until the
 /// peer closes.
-async fn serve_iobuf(mut stream: TcpStream, pools: Pools) -> io::Result<()> {
+async fn serve_iobuf(mut stream: TcpStream, pools: Pools, max_payload: usize) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (rx, tx) = stream.split();
     // Frames keep their header, so each goes back exactly as it came in.
     // (As in tokio-util, the adjustment then counts the 4-byte header.)
     let codec = LengthDelimited::builder()
-        .max_frame_length(MAX_PAYLOAD)
+        .max_frame_length(max_payload)
         .length_adjustment(4)
         .num_skip(0)
         .new_codec();
-    let mut frames = AsyncFrameReader::new(Counted(rx), codec, pools)?;
-    let mut out = AsyncFrameWriter::new(Counted(tx)).with_high_water_mark(WRITE_HIGH_WATER);
-    loop {
-        let frame = match poll_fn(|cx| Poll::Ready(frames.poll_read_frame(cx))).await {
-            Poll::Ready(frame) => frame?,
-            Poll::Pending => {
-                out.flush().await?;
-                frames.read_frame().await?
-            }
-        };
-        let Some(frame) = frame else { break };
-        out.send(frame).await?;
+    // With readiness: a buffer is taken only once the socket is readable.
+    let mut frames = AsyncFrameReader::with_readiness(Counted(rx), codec, pools)?;
+    let mut out = AsyncFrameWriter::new(Counted(tx));
+    // Each read's frames: the first from `read_frame`, the rest (already
+    // read) from `next_buffered`, fed with no I/O; then one flush, as the
+    // `BytesMut` server writes after each read.
+    while let Some(frame) = frames.read_frame().await? {
+        out.feed(frame);
+        while let Some(frame) = frames.next_buffered()? {
+            out.feed(frame);
+        }
+        out.flush().await?;
     }
     out.flush().await
 }
 
 /// Echoes one connection through `Framed` + `LengthDelimitedCodec`.
-async fn serve_framed(stream: TcpStream) -> io::Result<()> {
+async fn serve_framed(stream: TcpStream, load: Load) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let codec = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_PAYLOAD)
+        .max_frame_length(load.max_payload())
         .new_codec();
     // Configured as the other two: as much room to read into (its default,
-    // 8 KiB, would cost it 40 % more reads here) and the same high-water
-    // mark.
-    let mut framed = Framed::with_capacity(Counted(stream), codec, READ_AHEAD);
+    // 8 KiB, would cost it 40 % more reads on the `mix` load) and the same
+    // high-water mark.
+    let mut framed = Framed::with_capacity(Counted(stream), codec, load.peer_read_ahead());
     framed.set_backpressure_boundary(WRITE_HIGH_WATER);
     loop {
         let frame = match poll_fn(|cx| Poll::Ready(framed.poll_next_unpin(cx))).await {
@@ -330,17 +453,17 @@ async fn serve_framed(stream: TcpStream) -> io::Result<()> {
 
 /// Echoes one connection by hand: read into a `BytesMut`, freeze each
 /// complete frame off its front, write them all back, read again.
-async fn serve_bytesmut(stream: TcpStream) -> io::Result<()> {
+async fn serve_bytesmut(stream: TcpStream, read_ahead: usize) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut stream = Counted(stream);
     // Twice the room a read gets, so that `reserve` finds it in place, or
     // after moving a partial frame to the front.
-    let mut buf = BytesMut::with_capacity(2 * READ_AHEAD);
+    let mut buf = BytesMut::with_capacity(2 * read_ahead);
     let mut queue = VecDeque::new();
     loop {
         // The frames frozen last turn are written and dropped, so the
         // buffer is unique again and this allocates nothing.
-        buf.reserve(READ_AHEAD);
+        buf.reserve(read_ahead);
         if stream.read_buf(&mut buf).await? == 0 {
             if !buf.is_empty() {
                 return Err(io::ErrorKind::UnexpectedEof.into());
@@ -355,13 +478,13 @@ async fn serve_bytesmut(stream: TcpStream) -> io::Result<()> {
 }
 
 /// `--listen`: serves with iobuf to anyone, until killed.
-async fn listen(listener: TcpListener, pools: Pools) -> io::Result<()> {
+async fn listen(listener: TcpListener, pools: Pools, max_payload: usize) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let pools = pools.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = serve_iobuf(stream, pools).await {
+                    if let Err(err) = serve_iobuf(stream, pools, max_payload).await {
                         eprintln!("frame_echo: {peer}: {err}");
                     }
                 });
@@ -379,17 +502,18 @@ async fn listen(listener: TcpListener, pools: Pools) -> io::Result<()> {
 /// each closes, and reports the first error.
 async fn serve_load(
     listener: TcpListener,
-    n: usize,
+    config: Config,
     server: Server,
     pools: Pools,
 ) -> io::Result<()> {
+    let (n, load) = (config.connections, config.load);
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let (stream, _) = listener.accept().await?;
         conns.push(match server {
-            Server::Iobuf => tokio::spawn(serve_iobuf(stream, pools.clone())),
-            Server::Framed => tokio::spawn(serve_framed(stream)),
-            Server::BytesMut => tokio::spawn(serve_bytesmut(stream)),
+            Server::Iobuf => tokio::spawn(serve_iobuf(stream, pools.clone(), load.max_payload())),
+            Server::Framed => tokio::spawn(serve_framed(stream, load)),
+            Server::BytesMut => tokio::spawn(serve_bytesmut(stream, load.peer_read_ahead())),
         });
     }
     for conn in conns {
@@ -561,10 +685,12 @@ impl Measured {
         self.reads as f64 / self.frames.max(1) as f64
     }
 
-    /// CPU microseconds per frame, as text ("-" where unknown).
-    fn cpu_per_frame(&self, cpu: Option<Duration>) -> String {
+    /// CPU microseconds per frame, as text with `decimals` decimals ("-"
+    /// where unknown).
+    fn cpu_per_frame(&self, cpu: Option<Duration>, decimals: usize) -> String {
         cpu.map_or("-".into(), |cpu| {
-            format!("{:.2}", cpu.as_secs_f64() * 1e6 / self.frames.max(1) as f64)
+            let us = cpu.as_secs_f64() * 1e6 / self.frames.max(1) as f64;
+            format!("{us:.decimals$}")
         })
     }
 }
@@ -580,10 +706,13 @@ async fn client(
 ) -> io::Result<ConnLoad> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let flight = InFlight::new(conn, config.in_flight);
+    let max_payload = config.load.max_payload();
+    let flight = InFlight::with_max(conn, config.in_flight, max_payload);
     let mut buf = vec![0; 256 << 10];
-    let mut batch = Vec::with_capacity(config.in_flight * (HEADER + MAX_PAYLOAD));
-    let (mut sent_sizes, mut echo_sizes) = (Sizes::new(conn), Sizes::new(conn));
+    let mut batch = Vec::with_capacity(config.in_flight * (HEADER + max_payload));
+    let dist = config.load.dist();
+    let (mut sent_sizes, mut echo_sizes) =
+        (Sizes::with_dist(conn, dist), Sizes::with_dist(conn, dist));
     let mut load = ConnLoad::default();
     let (mut rx, mut tx) = stream.split();
     let phases = [
@@ -664,12 +793,9 @@ async fn drive(addr: SocketAddr, config: Config) -> io::Result<Measured> {
 fn measure(rt: &Runtimes, config: Config, server: Server, pools: &Pools) -> io::Result<Measured> {
     let listener = rt.server.block_on(TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let served = rt.server.spawn(serve_load(
-        listener,
-        config.connections,
-        server,
-        pools.clone(),
-    ));
+    let served = rt
+        .server
+        .spawn(serve_load(listener, config, server, pools.clone()));
     let load = rt.client.block_on(async {
         tokio::time::timeout(DEADLINE, drive(addr, config))
             .await
@@ -691,15 +817,15 @@ struct Runtimes {
     client: Runtime,
 }
 
-fn runtimes(pool: &Arc<GreatBufferPool>) -> io::Result<Runtimes> {
-    let warm = Arc::clone(pool);
+fn runtimes(pools: &IobufPools) -> io::Result<Runtimes> {
+    let warm: Vec<_> = pools.tiers.iter().map(|t| Arc::clone(&t.warm)).collect();
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name(SERVER_THREAD)
         // A thread's first `get` from a pool makes the thread's cache (a few
         // allocations, once per thread and pool): each worker makes its own
         // as it starts, so that no frame pays for it.
-        .on_thread_start(move || drop(warm.try_get()))
+        .on_thread_start(move || warm.iter().for_each(|w| w()))
         .enable_all()
         .build()?;
     let client = tokio::runtime::Builder::new_current_thread()
@@ -708,23 +834,74 @@ fn runtimes(pool: &Arc<GreatBufferPool>) -> io::Result<Runtimes> {
     Ok(Runtimes { server, client })
 }
 
-/// The iobuf server's pool: 512 KiB buffers, read-ahead and frames alike
-/// (a frame with its header is at most 64 KiB + 4).
-fn pool(config: &Config) -> io::Result<Arc<GreatBufferPool>> {
-    let pool = GreatBufferPool::new(config.pool_capacity()).map_err(io::Error::other)?;
-    Ok(Arc::new(pool))
+/// One pool of the iobuf server, as the run checks it.
+struct Tier {
+    capacity: usize,
+    available: Box<dyn Fn() -> usize>,
+    waits: Box<dyn Fn() -> u64>,
+    /// Takes a buffer and puts it back (a worker thread's cache).
+    warm: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Tier {
+    fn new<T: BufferTier>(capacity: usize) -> io::Result<(Tier, Arc<BoundedPool<T>>)> {
+        let pool = Arc::new(BoundedPool::<T>::new(capacity).map_err(io::Error::other)?);
+        let (a, w, h) = (pool.clone(), pool.clone(), pool.clone());
+        let tier = Tier {
+            capacity,
+            available: Box::new(move || a.available()),
+            waits: Box::new(move || w.stats().task_waits),
+            warm: Arc::new(move || drop(h.try_get())),
+        };
+        Ok((tier, pool))
+    }
+}
+
+/// The iobuf server's pools: the read-ahead pool and, for `mixed`, the
+/// tier of large buffers.
+struct IobufPools {
+    pools: Pools,
+    tiers: Vec<Tier>,
+}
+
+/// The iobuf server's pools for `config`'s load: 512 KiB buffers (`mix`:
+/// read-ahead and frames alike, a frame with its header is at most
+/// 64 KiB and 4 bytes), or 32 KiB ones (`tiny`), with 128 KiB ones for the
+/// frames over 32 KiB (`mixed`).
+fn pools(config: &Config) -> io::Result<IobufPools> {
+    match config.load {
+        Load::Mix => {
+            let (tier, pool) = Tier::new::<iobuf::GreatBuffer>(config.pool_capacity())?;
+            Ok(IobufPools {
+                pools: Pools::new(pool),
+                tiers: vec![tier],
+            })
+        }
+        Load::Tiny | Load::Mixed => {
+            let (tier, pool) = Tier::new::<iobuf::BigBuffer>(config.pool_capacity())?;
+            let mut pools = Pools::new(pool);
+            let mut tiers = vec![tier];
+            if config.load == Load::Mixed {
+                let (large, pool) = Tier::new::<iobuf::LargeBuffer>(config.large_capacity())?;
+                pools = pools.with(pool);
+                tiers.push(large);
+            }
+            Ok(IobufPools { pools, tiers })
+        }
+    }
 }
 
 /// What a run measured.
 #[derive(Debug)]
 struct Report {
+    load: Load,
     /// Per server, in `Server::ALL` order, all rounds together.
     servers: [Measured; 3],
     /// Frames/s of each round, per server in the same order.
     rounds: Vec<[f64; 3]>,
     pool_capacity: usize,
     /// The fewest buffers home after an iobuf round (all of them, or one
-    /// was lost).
+    /// was lost), every pool together.
     pool_home: usize,
     /// Times a reader waited for a buffer (the pool was empty), warm-up
     /// included.
@@ -735,11 +912,12 @@ struct Report {
 /// did. Buffers return as the server's tasks drop their last views, which
 /// is done by the time their connections' tasks are joined, but a thread
 /// that just put one back may still be moving its cache.
-fn buffers_home(pool: &GreatBufferPool) -> usize {
+fn buffers_home(pools: &IobufPools) -> usize {
     let start = Instant::now();
     loop {
-        let home = pool.available();
-        if home == pool.capacity() || start.elapsed() > HOME_WAIT {
+        let home: usize = pools.tiers.iter().map(|t| (t.available)()).sum();
+        let capacity: usize = pools.tiers.iter().map(|t| t.capacity).sum();
+        if home == capacity || start.elapsed() > HOME_WAIT {
             return home;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -750,21 +928,21 @@ fn buffers_home(pool: &GreatBufferPool) -> usize {
 fn run(config: &Config) -> io::Result<Report> {
     // Made before any connection starts, so that no window counts it.
     pattern_table();
-    let pool = pool(config)?;
-    let pools = Pools::new(Arc::clone(&pool));
-    let rt = runtimes(&pool)?;
+    let pools = pools(config)?;
+    let rt = runtimes(&pools)?;
     let mut servers: [Measured; 3] = Default::default();
     let mut rounds = Vec::with_capacity(config.rounds);
-    let mut pool_home = pool.capacity();
+    let pool_capacity: usize = pools.tiers.iter().map(|t| t.capacity).sum();
+    let mut pool_home = pool_capacity;
     for round in 0..config.rounds {
         let mut line = format!("round {}:", round + 1);
         let mut rates = [0.0; 3];
         for k in 0..Server::ALL.len() {
             let i = (round + k) % Server::ALL.len();
-            let measured = measure(&rt, *config, Server::ALL[i], &pools)?;
+            let measured = measure(&rt, *config, Server::ALL[i], &pools.pools)?;
             servers[i].add(&measured);
             if Server::ALL[i] == Server::Iobuf {
-                pool_home = pool_home.min(buffers_home(&pool));
+                pool_home = pool_home.min(buffers_home(&pools));
             }
             rates[i] = measured.frames_per_sec();
             line += &format!(" {}={:.0}", Server::ALL[i].name(), rates[i]);
@@ -773,11 +951,12 @@ fn run(config: &Config) -> io::Result<Report> {
         rounds.push(rates);
     }
     Ok(Report {
+        load: config.load,
         servers,
         rounds,
-        pool_capacity: pool.capacity(),
+        pool_capacity,
         pool_home,
-        pool_waits: pool.stats().task_waits,
+        pool_waits: pools.tiers.iter().map(|t| (t.waits)()).sum(),
     })
 }
 
@@ -809,15 +988,23 @@ fn median_ratio(rounds: &[[f64; 3]], other: usize) -> f64 {
 /// The last line of the output.
 fn summary_line(report: &Report) -> String {
     let [iobuf, framed, bytesmut] = &report.servers;
+    let cpu = |m: &Measured| m.cpu_per_frame(m.server_cpu, 3);
     format!(
         "summary: iobuf={:.0} framed={:.0} bytesmut={:.0} iobuf_allocs_per_frame={} \
-         iobuf_reads_per_frame={:.3} framed_reads_per_frame={:.3}",
+         iobuf_reads_per_frame={:.3} framed_reads_per_frame={:.3} load={} \
+         bytesmut_reads_per_frame={:.3} iobuf_cpu_per_frame={} framed_cpu_per_frame={} \
+         bytesmut_cpu_per_frame={}",
         iobuf.frames_per_sec(),
         framed.frames_per_sec(),
         bytesmut.frames_per_sec(),
         per_frame_text(iobuf.allocations, iobuf.allocations_per_frame()),
         iobuf.reads_per_frame(),
         framed.reads_per_frame(),
+        report.load.name(),
+        bytesmut.reads_per_frame(),
+        cpu(iobuf),
+        cpu(framed),
+        cpu(bytesmut),
     )
 }
 
@@ -842,8 +1029,8 @@ fn print_report(report: &Report) {
             m.mib_per_sec(),
             per_frame_text(m.allocations, m.allocations_per_frame()),
             m.reads_per_frame(),
-            m.cpu_per_frame(m.server_cpu),
-            m.cpu_per_frame(m.client_cpu),
+            m.cpu_per_frame(m.server_cpu, 2),
+            m.cpu_per_frame(m.client_cpu, 2),
         );
     }
     println!("(CPU: per frame, in the measured windows; MiB/s: one way, headers included)");
@@ -875,17 +1062,24 @@ fn print_report(report: &Report) {
 #[derive(Debug)]
 enum Mode {
     Measure(Config),
-    Listen(String),
+    Listen(String, Config),
 }
 
 fn parse_args() -> Result<Mode, String> {
-    // `--quick` is the base the other flags change, wherever it stands.
-    let quick = std::env::args().any(|a| a == "--quick");
-    let mut config = if quick {
-        Config::quick()
-    } else {
-        Config::default()
+    // `--load` and `--quick` make the base the other flags change,
+    // wherever they stand.
+    let args: Vec<String> = std::env::args().collect();
+    let load = match args.iter().position(|a| a == "--load") {
+        Some(at) => {
+            let name = args.get(at + 1).ok_or("--load needs a value")?;
+            Load::parse(name).ok_or(format!("--load: {name}: not mix, tiny or mixed"))?
+        }
+        None => Load::Mix,
     };
+    let mut config = Config::of(load);
+    if args.iter().any(|a| a == "--quick") {
+        config = config.quick();
+    }
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -902,11 +1096,13 @@ fn parse_args() -> Result<Mode, String> {
             "--rounds" | "-r" => config.rounds = number()?.max(1),
             "--in-flight" => config.in_flight = number()?.max(1),
             "--quick" => {}
-            "--listen" | "-l" => return Ok(Mode::Listen(value()?)),
+            "--load" => drop(value()?),
+            "--listen" | "-l" => return Ok(Mode::Listen(value()?, config)),
             "--help" | "-h" => {
                 return Err(
-                    "usage: frame_echo [--connections N] [--frames N] [--warmup N] \
-                            [--rounds N] [--in-flight N] [--quick]\n       frame_echo --listen ADDR"
+                    "usage: frame_echo [--load mix|tiny|mixed] [--connections N] [--frames N] \
+                            [--warmup N] [--rounds N] [--in-flight N] [--quick]\n       \
+                     frame_echo [--load mix|tiny|mixed] --listen ADDR"
                         .into(),
                 );
             }
@@ -917,27 +1113,28 @@ fn parse_args() -> Result<Mode, String> {
 }
 
 /// `--listen ADDR`: serve with iobuf until killed.
-fn serve_forever(addr: &str) -> io::Result<()> {
-    let pool = pool(&Config::default())?;
-    let pools = Pools::new(Arc::clone(&pool));
-    let rt = runtimes(&pool)?;
+fn serve_forever(addr: &str, config: &Config) -> io::Result<()> {
+    let pools = pools(config)?;
+    let rt = runtimes(&pools)?;
+    let max_payload = config.load.max_payload();
     rt.server.block_on(async {
         let listener = TcpListener::bind(addr).await?;
         println!(
-            "frame_echo: listening on {} (u32 big-endian length + payload of at most {MAX_PAYLOAD} bytes, \
-             echoed; {} pooled buffers of {READ_AHEAD} bytes); stop with Ctrl-C",
+            "frame_echo: listening on {} (u32 big-endian length + payload of at most {max_payload} \
+             bytes, echoed; {} pooled buffers, read-ahead {} bytes); stop with Ctrl-C",
             listener.local_addr()?,
-            pool.capacity(),
+            pools.tiers.iter().map(|t| t.capacity).sum::<usize>(),
+            config.load.read_ahead(),
         );
-        listen(listener, pools).await
+        listen(listener, pools.pools, max_payload).await
     })
 }
 
 fn main() {
     let config = match parse_args() {
         Ok(Mode::Measure(config)) => config,
-        Ok(Mode::Listen(addr)) => {
-            if let Err(err) = serve_forever(&addr) {
+        Ok(Mode::Listen(addr, config)) => {
+            if let Err(err) = serve_forever(&addr, &config) {
                 eprintln!("frame_echo: {addr}: {err}");
                 std::process::exit(1);
             }
@@ -954,8 +1151,12 @@ fn main() {
         config.rounds, config.connections, config.frames, config.warmup, config.in_flight
     );
     println!(
-        "frames: u32 big-endian length + 0..={MAX_PAYLOAD} bytes (1 % empty, 60 % <= 2 KiB, 25 % <= 8 KiB, \
-         14 % <= 64 KiB); servers: multi-thread runtime, 2 workers; client: current-thread runtime"
+        "load {}: frames: u32 big-endian length + {}; read-ahead: iobuf {} KiB, framed and bytesmut \
+         {} KiB; servers: multi-thread runtime, 2 workers; client: current-thread runtime",
+        config.load.name(),
+        config.load.describe(),
+        config.load.read_ahead() >> 10,
+        config.load.peer_read_ahead() >> 10,
     );
     let report = match run(&config) {
         Ok(report) => report,

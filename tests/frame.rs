@@ -153,6 +153,130 @@ fn a_frame_larger_than_the_read_ahead_takes_a_larger_tier() {
     assert_eq!((small.available(), large.available()), (2, 1));
 }
 
+/// A source that hands out at most `chunk` bytes per read and records the
+/// room each read was given.
+struct Rooms<'a> {
+    data: &'a [u8],
+    chunk: usize,
+    rooms: Vec<usize>,
+}
+
+impl Read for Rooms<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.rooms.push(out.len());
+        let n = self.data.len().min(self.chunk).min(out.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn bursts_larger_than_the_read_ahead_read_into_the_tier_above() {
+    // 40 frames of 54 bytes: 2 160 bytes at once, four times a 512-byte
+    // read-ahead buffer.
+    let sent = frames(&[50; 40]);
+    let bytes = wire(&sent);
+    for tier_above_free in [true, false] {
+        let small = Arc::new(MicroBufferPool::new(2).unwrap());
+        let medium = Arc::new(MediumBufferPool::new(1).unwrap());
+        // The test holds the one 8 KiB buffer: the reader must not wait.
+        let held = (!tier_above_free).then(|| medium.try_get_owned().unwrap());
+        let source = Rooms {
+            data: &bytes,
+            chunk: usize::MAX,
+            rooms: Vec::new(),
+        };
+        let pools = Pools::new(small.clone()).with(medium.clone());
+        let mut reader = FrameReader::new(source, ld(500), pools).unwrap();
+        assert_eq!(read_all(&mut reader).unwrap(), sent);
+        let rooms = &reader.get_ref().rooms;
+        assert_eq!(
+            rooms[0], 512,
+            "the first read goes into a read-ahead buffer"
+        );
+        if tier_above_free {
+            // It filled its room: the next read gets an 8 KiB buffer (less
+            // the partial frame moved into it) and takes the rest at once.
+            assert!(rooms[1] > 8000, "rooms {rooms:?}");
+            assert_eq!(rooms.len(), 3, "two reads and the end: {rooms:?}");
+        } else {
+            assert!(rooms.iter().all(|&r| r <= 512), "rooms {rooms:?}");
+        }
+        drop((reader, held));
+        assert_eq!((small.available(), medium.available()), (2, 1));
+    }
+}
+
+#[test]
+fn a_small_tail_moves_to_a_fresh_buffer_when_one_is_free() {
+    // Reads of 300 bytes into 512-byte buffers: the first leaves 5 frames
+    // of 54 bytes, a 30-byte partial and a 212-byte tail. The frames are
+    // kept, so the buffer cannot be reused in place.
+    let sent = frames(&[50; 20]);
+    let bytes = wire(&sent);
+    for fresh_free in [true, false] {
+        let small = Arc::new(MicroBufferPool::new(3).unwrap());
+        let held: Vec<_> = (0..if fresh_free { 0 } else { 2 })
+            .map(|_| small.try_get_owned().unwrap())
+            .collect();
+        let source = Rooms {
+            data: &bytes,
+            chunk: 300,
+            rooms: Vec::new(),
+        };
+        let mut reader = FrameReader::new(source, ld(500), Pools::new(small.clone())).unwrap();
+        let mut views = Vec::new();
+        for _ in 0..5 {
+            views.push(reader.read_frame().unwrap().unwrap());
+        }
+        let next = reader.read_frame().unwrap().unwrap();
+        assert_eq!(&next[..], &sent[5][..]);
+        let rooms = &reader.get_ref().rooms;
+        if fresh_free {
+            assert_eq!(
+                rooms[..2],
+                [512, 512 - 30],
+                "a fresh buffer, the partial moved"
+            );
+        } else {
+            assert_eq!(rooms[..2], [512, 212], "no buffer free: the tail, no wait");
+        }
+        drop((views, next, reader, held));
+        assert_eq!(small.available(), 3);
+    }
+}
+
+#[test]
+fn a_view_cloned_while_its_reader_watches_the_buffer() {
+    // One 512-byte buffer: the second frame needs room the first frame's
+    // view holds, so the reader waits, watching its buffer (R3). Cloning
+    // that view meanwhile (the count has its watched bit up) must neither
+    // abort nor lose the wake-up when both copies drop.
+    let pool = Arc::new(MicroBufferPool::new(1).unwrap());
+    let sent = frames(&[300, 300]);
+    let bytes = wire(&sent);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_pool = pool.clone();
+    let reader = std::thread::spawn(move || {
+        let source = Chunked::new(&bytes, usize::MAX);
+        let mut reader = FrameReader::new(source, ld(500), Pools::new(reader_pool)).unwrap();
+        tx.send(reader.read_frame().unwrap().unwrap()).unwrap();
+        let second = reader.read_frame().unwrap().unwrap().to_vec();
+        assert!(reader.read_frame().unwrap().is_none());
+        second
+    });
+    let first = rx.recv().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let copy = first.clone();
+    assert_eq!(&copy[..], &sent[0][..]);
+    drop(first);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    drop(copy);
+    assert_eq!(reader.join().unwrap(), sent[1]);
+    assert_eq!(pool.available(), 1);
+}
+
 /// Every buffer of a reader that failed is back home.
 fn fails_with(bytes: &[u8], decoder: impl Decoder, kind: io::ErrorKind) -> String {
     let pool = Arc::new(MicroBufferPool::new(2).unwrap());

@@ -19,18 +19,50 @@ pub const HEADER: usize = 4;
 /// The longest payload.
 pub const MAX_PAYLOAD: usize = 64 << 10;
 
+/// How payload sizes are drawn.
+#[allow(dead_code)] // `idle_connections` uses only the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dist {
+    /// 1 % empty, 60 % 1 ..= 2 KiB, 25 % 2 KiB ..= 8 KiB, 14 % 8 KiB ..=
+    /// 64 KiB.
+    #[default]
+    Mix,
+    /// 16 ..= 200 bytes, uniform.
+    Tiny,
+    /// 60 % 16 B ..= 2 KiB, 25 % 2 KiB ..= 8 KiB, 15 % 8 KiB ..= 60 KiB.
+    Mixed,
+}
+
+#[allow(dead_code)] // `idle_connections` uses only the default.
+impl Dist {
+    /// The longest payload this distribution draws.
+    pub fn max_payload(self) -> usize {
+        match self {
+            Dist::Mix => MAX_PAYLOAD,
+            Dist::Tiny => 200,
+            Dist::Mixed => 60 << 10,
+        }
+    }
+}
+
 /// The payload sizes of one connection, the same sequence for every server.
 #[derive(Clone, Debug)]
-pub struct Sizes(u64);
+pub struct Sizes(u64, Dist);
 
 impl Sizes {
-    /// The sizes of connection `conn`.
+    /// The sizes of connection `conn`, drawn as `Dist::Mix`.
+    #[allow(dead_code)] // `frame_echo` draws by its load.
     pub fn new(conn: usize) -> Self {
-        Sizes(conn as u64)
+        Sizes(conn as u64, Dist::Mix)
     }
 
-    /// The next payload size: 1 % empty, 60 % 1 ..= 2 KiB, 25 % 2 KiB ..=
-    /// 8 KiB, 14 % 8 KiB ..= 64 KiB.
+    /// The sizes of connection `conn`, drawn as `dist`.
+    #[allow(dead_code)] // `idle_connections` uses only the default.
+    pub fn with_dist(conn: usize, dist: Dist) -> Self {
+        Sizes(conn as u64, dist)
+    }
+
+    /// The next payload size (see [`Dist`]).
     pub fn next_len(&mut self) -> usize {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let r = mix(self.0);
@@ -38,11 +70,13 @@ impl Sizes {
         // The high half picks the size within the class, the low bits the
         // class: the two stay independent.
         let within = (r >> 32) as usize;
-        match pick {
-            0 => 0,
-            1..=60 => 1 + within % (2 << 10),
-            61..=85 => (2 << 10) + 1 + within % (6 << 10),
-            _ => (8 << 10) + 1 + within % (MAX_PAYLOAD - (8 << 10)),
+        match (self.1, pick) {
+            (Dist::Tiny, _) => 16 + within % (200 - 16 + 1),
+            (Dist::Mix, 0) => 0,
+            (Dist::Mix, 1..=60) => 1 + within % (2 << 10),
+            (Dist::Mixed, 0..=59) => 16 + within % ((2 << 10) - 16 + 1),
+            (Dist::Mix, 61..=85) | (Dist::Mixed, 60..=84) => (2 << 10) + 1 + within % (6 << 10),
+            (dist, _) => (8 << 10) + 1 + within % (dist.max_payload() - (8 << 10)),
         }
     }
 }
@@ -151,11 +185,17 @@ pub struct InFlight {
 impl InFlight {
     /// Room for `in_flight` frames of connection `conn`, each slot
     /// allocated for the longest frame up front.
+    #[allow(dead_code)] // `frame_echo` sizes its slots by its load.
     pub fn new(conn: usize, in_flight: usize) -> Self {
+        Self::with_max(conn, in_flight, MAX_PAYLOAD)
+    }
+
+    /// As `new`, for payloads of at most `max_payload` bytes.
+    pub fn with_max(conn: usize, in_flight: usize, max_payload: usize) -> Self {
         InFlight {
             conn,
             slots: (0..in_flight)
-                .map(|_| Mutex::new(Vec::with_capacity(HEADER + MAX_PAYLOAD)))
+                .map(|_| Mutex::new(Vec::with_capacity(HEADER + max_payload)))
                 .collect(),
             permits: Semaphore::new(in_flight),
         }

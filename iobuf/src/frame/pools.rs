@@ -91,7 +91,10 @@ impl Pools {
     }
 
     /// Adds a tier: one of larger buffers than the read-ahead holds frames
-    /// that do not fit a read-ahead buffer; one of smaller buffers holds
+    /// that do not fit a read-ahead buffer, and the first such tier also
+    /// takes the reads of a connection that sends in bursts larger than a
+    /// read-ahead buffer, when it has a buffer free (so that a read takes
+    /// what the socket has in one call); one of smaller buffers holds
     /// the partial frame of a stalled connection (an async reader whose
     /// read would wait with a partial frame at most a quarter of its
     /// buffer moves it into the smallest tier that holds it, if that tier
@@ -108,6 +111,19 @@ impl Pools {
     /// The size of the read-ahead buffers.
     pub fn read_ahead_size(&self) -> usize {
         self.read_ahead.buffer_size()
+    }
+
+    /// The smallest tier of buffers larger than `size`, if any.
+    pub(crate) fn larger(&self, size: usize) -> Option<&dyn SplitSource> {
+        self.tiers
+            .iter()
+            .find(|t| t.buffer_size() > size)
+            .map(|t| &**t)
+    }
+
+    /// The read-ahead pool.
+    pub(crate) fn read_ahead(&self) -> &dyn SplitSource {
+        &*self.read_ahead
     }
 
     /// The largest buffer size: the longest frame a reader can hold.

@@ -24,6 +24,19 @@
 //!   larger buffers: another pool, which its own buffer cannot be holding
 //!   up.
 //!
+//! # Read size
+//!
+//! A read goes into the room left in the read-ahead buffer, so a short
+//! tail means a short read and one more call. Two rules keep reads as
+//! large as the source has, both taking buffers only with `try_take` (so
+//! R3 is never at stake: a reader that finds none reads into what it has):
+//! a tail under half a read-ahead buffer moves the partial frame into a
+//! fresh read-ahead buffer first (`grow`, as a `BytesMut`'s `reserve`
+//! moves it), and a read that filled all its room makes the reader read
+//! into buffers of the tier above the read-ahead one, if the [`Pools`] have
+//! one, until a read brings half a read-ahead buffer or less (`roomier`):
+//! the read-ahead size chosen at run time, per connection.
+//!
 //! Why R3 is enough: a reader waits on itself only if the buffer it waits
 //! for could be its own, so only for its own pool, and only once nothing
 //! else keeps its own buffer from being reused; at that instant (the last
@@ -64,6 +77,10 @@ pub(crate) struct Core<D> {
     done: bool,
     /// `buf` is watched for becoming its buffer's only share (R3).
     watching: bool,
+    /// A read filled all the room it had (the source may have had more),
+    /// and no read since brought half a read-ahead buffer or less: the
+    /// source sends in bursts larger than a read-ahead buffer.
+    read_full: bool,
 }
 
 pub(crate) fn invalid(what: String) -> io::Error {
@@ -97,6 +114,7 @@ impl<D: Decoder> Core<D> {
             eof: false,
             done: false,
             watching: false,
+            read_full: false,
         })
     }
 
@@ -197,15 +215,18 @@ impl<D: Decoder> Core<D> {
                 self.pools.largest()
             ))));
         }
-        // Little room left, and little to move: a fresh buffer now, rather
-        // than a short read into the tail and another read after it (a
-        // read that fills the tail is always followed by one more). The
-        // move copies at most an eighth of a buffer.
-        let eighth = self.pools.read_ahead_size() / 8;
-        let cramped = buf.remaining_capacity() < eighth && buf.len() <= eighth;
-        if want > buf.capacity() || buf.remaining_capacity() == 0 || cramped {
-            // Room in place first (R3): a buffer nothing else shares is
-            // reused, its partial frame moved to its front.
+        // (A small tail is grown before the read, without waiting:
+        // `unfilled`.)
+        if want > buf.capacity() || buf.remaining_capacity() == 0 {
+            // After a read that filled its room, a larger buffer if one is
+            // free now (see `roomier`).
+            if let Some(fresh) = self.roomier(want) {
+                self.install(fresh);
+                return Ok(Step::Read);
+            }
+            // Room in place (R3): a buffer nothing else shares is reused,
+            // its partial frame moved to its front.
+            let buf = self.buf.as_mut().expect("held");
             if buf.size() >= want && buf.try_reclaim() {
                 return Ok(Step::Read);
             }
@@ -224,6 +245,20 @@ impl<D: Decoder> Core<D> {
             Step::Frame(view) => Ok(Some(view)),
             Step::Read | Step::Take(_) | Step::Done => Ok(None),
         }
+    }
+
+    /// For `Step::Take`: a buffer of at least `want` bytes if one is free
+    /// now (`roomier`'s, else one of `tier`'s); the caller checks it
+    /// (`check_fresh`) and installs it.
+    ///
+    /// # Errors
+    ///
+    /// As `tier`.
+    pub(crate) fn try_take(&mut self, want: usize) -> io::Result<Option<SplitBuf>> {
+        if let Some(fresh) = self.roomier(want) {
+            return Ok(Some(fresh));
+        }
+        Ok(self.tier(want)?.try_take())
     }
 
     /// The tier to take a buffer of at least `want` bytes from (and at
@@ -358,12 +393,71 @@ impl<D: Decoder> Core<D> {
         }
     }
 
-    /// Where the next read goes.
+    /// Where the next read goes: the read-ahead's unfilled tail, made
+    /// larger first if it is small (see `grow`).
     pub(crate) fn unfilled(&mut self) -> &mut [u8] {
+        self.grow();
         self.buf
             .as_mut()
             .expect("`step` returned Read with a buffer")
             .unfilled_mut()
+    }
+
+    /// Reads as large as the source has, whatever is left of the buffer:
+    /// a tail under half a read-ahead buffer means a short read, and a
+    /// read that fills it is followed by another. So when the partial
+    /// frame is small enough that a fresh buffer at least doubles the
+    /// room, the reader first reuses its own buffer in place if it is the
+    /// only share, else takes a fresh read-ahead buffer *if one is free
+    /// now* (never waiting: R3 is not at stake, and a reader that finds
+    /// none reads into the tail as before) and moves the partial into it:
+    /// what a `BytesMut` server's `reserve` does, a copy of the partial
+    /// frame, at most half a buffer.
+    fn grow(&mut self) {
+        let buf = self
+            .buf
+            .as_mut()
+            .expect("`step` returned Read with a buffer");
+        let (tail, len) = (buf.remaining_capacity(), buf.len());
+        let size = self.pools.read_ahead_size();
+        if tail >= size / 2 || len + 2 * tail > size {
+            return;
+        }
+        if buf.try_reclaim() && buf.remaining_capacity() >= 2 * tail {
+            return;
+        }
+        let want = self.need.unwrap_or(0).max(len + 1);
+        let fresh = self
+            .roomier(want)
+            .or_else(|| self.pools.read_ahead().try_take());
+        if let Some(fresh) = fresh {
+            // (A `SplitSource` whose `buffer_size` lies: its buffer goes
+            // back, and the read goes into the tail.)
+            if fresh.capacity() >= want && fresh.remaining_capacity() >= len + 2 * tail {
+                self.install(fresh);
+            }
+        }
+    }
+
+    /// The read-ahead size chosen at run time: after a read that filled
+    /// all its room (the source may well have more), and until a read
+    /// brings half a read-ahead buffer or less, a buffer of the tier above
+    /// the read-ahead one, if the pools have one and it has a buffer free
+    /// now (never waiting). A connection that sends in bursts larger than
+    /// a read-ahead buffer reads them in fewer calls, as a `BytesMut`
+    /// grows; once its bursts are small it goes back to read-ahead
+    /// buffers, and an idle one holds none (R1).
+    fn roomier(&mut self, want: usize) -> Option<SplitBuf> {
+        if !self.read_full {
+            return None;
+        }
+        let len = self.buffered();
+        let fresh = self
+            .pools
+            .larger(self.pools.read_ahead_size())?
+            .try_take()?;
+        // (A lying `SplitSource` again: the buffer goes back.)
+        (fresh.capacity() >= want && fresh.remaining_capacity() > len).then_some(fresh)
     }
 
     /// After a read of `n` bytes into `unfilled` (checked by `check_read`):
@@ -376,6 +470,11 @@ impl<D: Decoder> Core<D> {
             .as_mut()
             .expect("`step` returned Read with a buffer");
         if n > 0 {
+            if n == buf.remaining_capacity() {
+                self.read_full = true;
+            } else if n <= self.pools.read_ahead_size() / 2 {
+                self.read_full = false;
+            }
             buf.commit(n);
             return Ok(true);
         }
@@ -439,6 +538,12 @@ fn wait_or_reclaim<D: Decoder>(core: &mut Core<D>, want: usize) -> io::Result<()
 ///
 /// One `read` call takes as many bytes as the source has (up to the room
 /// left in the read-ahead buffer), so several small frames cost one call.
+/// A tail under half a read-ahead buffer is not read into when a fresh
+/// buffer is free: the partial frame moves there first. A source that
+/// fills a read's room (it sends in bursts larger than a read-ahead
+/// buffer) is read into buffers of the tier above the read-ahead one, when
+/// [`Pools::with`] added one and it has a buffer free, until its reads are
+/// small again.
 /// A frame that straddles the end of the buffer moves its prefix to a fresh
 /// one (the one copy); a frame larger than the read-ahead buffer moves to a
 /// buffer of the smallest [`Pools`] tier that holds it. A frame handed out
@@ -572,8 +677,7 @@ impl<R: io::Read, D: Decoder> FrameReader<R, D> {
                 Step::Frame(view) => return Ok(Some(view)),
                 Step::Done => return Ok(None),
                 Step::Take(want) => {
-                    let tier = self.core.tier(want)?;
-                    if let Some(fresh) = tier.try_take() {
+                    if let Some(fresh) = self.core.try_take(want)? {
                         self.core.check_fresh(&fresh)?;
                         self.core.install(fresh);
                     } else if self.core.may_reclaim(want) {

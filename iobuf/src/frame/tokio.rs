@@ -244,14 +244,13 @@ impl<R: AsyncRead + Unpin, D: Decoder> AsyncFrameReader<R, D> {
                             }
                         }
                     }
-                    let tier = self.core.tier(want)?;
-                    match tier.try_take() {
+                    match self.core.try_take(want)? {
                         Some(fresh) => {
                             self.core.check_fresh(&fresh)?;
                             self.core.install(fresh);
                         }
                         None => {
-                            self.waiting = Some(tier.take_async());
+                            self.waiting = Some(self.core.tier(want)?.take_async());
                             if self.core.may_reclaim(want) && self.core.watch(cx.waker()) {
                                 self.waiting = None;
                             }

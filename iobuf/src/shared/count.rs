@@ -7,6 +7,14 @@
 //! costs one atomic increment and no allocation; a box per split, as
 //! `Bytes::from_owner` makes, would allocate per frame.
 //!
+//! A writer (`SplitBuf`) may hold *credits*: shares it added in one batch
+//! (`add_n`) and hands to the views it cuts with no atomic operation each.
+//! The count is then the live shares plus the writer's credits; the writer
+//! counts them in when it asks whether it is the only share
+//! (`is_only_with`), and gives them back (`give_back`) before it watches
+//! and when it drops, so a watched count is the watcher's one share plus
+//! the others, as below.
+//!
 //! The protocol is `Arc`'s: an increment needs no ordering (the caller
 //! already holds a share, so the count cannot reach 0 meanwhile); a
 //! decrement is `Release`, and the one that takes the count from 1 to 0
@@ -107,9 +115,16 @@ fn key(count: &AtomicU32) -> usize {
 /// When `true`, every other share's reads happen before the caller's next
 /// write.
 pub(crate) fn is_only(count: &AtomicU32) -> bool {
+    is_only_with(count, 1)
+}
+
+/// Whether the caller, which holds `held` shares (its own and its unused
+/// credits, see `SplitBuf`), holds every share of the buffer; as
+/// `is_only`.
+pub(crate) fn is_only_with(count: &AtomicU32, held: u32) -> bool {
     // ORDERING: Acquire: pairs with the Release decrement of each share
     // dropped (`remove`), as `Arc::get_mut` does.
-    count.load(Ordering::Acquire) & !WATCHED == 1
+    count.load(Ordering::Acquire) & !WATCHED == held
 }
 
 /// Starts (or renews) watching `count`, of which the caller holds a share
@@ -171,12 +186,29 @@ pub(crate) fn first(count: &AtomicU32) {
 
 /// One more share, from a caller that holds one.
 pub(crate) fn add(count: &AtomicU32) {
+    add_n(count, 1);
+}
+
+/// `n` more shares at once, from a caller that holds one (a writer's
+/// credits: it hands them out to views with no atomic operation each).
+pub(crate) fn add_n(count: &AtomicU32, n: u32) {
     // ORDERING: Relaxed, as `Arc::clone`: the caller's share keeps the count
-    // above 0, and the new share is sent to other threads only by moving it.
-    let old = count.fetch_add(1, Ordering::Relaxed);
-    if old >= MAX_SHARES {
+    // above 0, and a new share is sent to other threads only by moving it.
+    let old = count.fetch_add(n, Ordering::Relaxed);
+    if old & !WATCHED > MAX_SHARES - n {
         std::process::abort();
     }
+}
+
+/// Gives back `n` shares that the caller holds besides one more it keeps
+/// (unused credits): never the last share, and never while it watches
+/// (U1: the watcher's count must be its one share).
+pub(crate) fn give_back(count: &AtomicU32, n: u32) {
+    // ORDERING: Release, as a share's drop (`remove`): the caller's reads
+    // happen before whoever has the buffer next (its own last share's
+    // Release would order them too; this keeps each decrement alike).
+    let old = count.fetch_sub(n, Ordering::Release);
+    debug_assert!(old & !WATCHED > n, "credits given back with the last share");
 }
 
 /// Drops a share; `true` if it was the last one: the caller then holds

@@ -29,8 +29,11 @@
 //!
 //! - The first split buffer of a pool allocates the pool's share counts:
 //!   one `AtomicU32` per buffer (4 bytes per buffer, once per pool).
-//!   After that nothing allocates: a split, a slice and a clone add 1 to
-//!   the buffer's count, a drop subtracts 1.
+//!   After that nothing allocates: a slice and a clone add 1 to the
+//!   buffer's count, a drop subtracts 1; a split (a [`SplitBuf`] cutting
+//!   a view) adds 32 at a time and hands them out one per view, so that
+//!   cutting many frames costs one atomic add per 32 of them (the writer
+//!   gives back the ones it did not use when it drops).
 //! - A [`View`] is 48 bytes (pointer, length, and its share); converting
 //!   it into `bytes::Bytes` ([`View::into_bytes`]) allocates once, there.
 //! - A frozen part of the buffer is not reused until every view of it is
@@ -167,7 +170,26 @@ pub struct SplitBuf {
     /// The buffer's size: what the writer owns again once it is the only
     /// share ([`try_reclaim`](Self::try_reclaim)).
     size: usize,
+    /// Shares of the buffer this writer holds besides its own, added to
+    /// the count in one batch and handed to the views it cuts with no
+    /// atomic operation each (`share`); given back when it drops, or
+    /// before it watches the count.
+    credits: u32,
     home: Home,
+}
+
+/// Shares a writer adds to its count at once when it has no credit left:
+/// a cut costs one atomic increment per this many views.
+const CREDIT_BATCH: u32 = 32;
+
+impl Drop for SplitBuf {
+    fn drop(&mut self) {
+        if self.credits > 0 {
+            // Its own share (dropped next, by `Home`) keeps the count above
+            // the credits.
+            count::give_back(self.home.count(), self.credits);
+        }
+    }
 }
 
 // SAFETY: a `SplitBuf` owns its range of the buffer alone (module docs), as
@@ -198,6 +220,7 @@ impl SplitBuf {
             filled: 0,
             end: size_of::<T>(),
             size: size_of::<T>(),
+            credits: 0,
             home: Home {
                 count: NonNull::from(count),
                 pool: pool_ptr,
@@ -346,6 +369,7 @@ impl SplitBuf {
             filled: self.filled.max(mid),
             end: self.end,
             size: self.size,
+            credits: 0,
             home: self.home.clone(),
         };
         self.filled = self.filled.min(mid);
@@ -391,7 +415,7 @@ impl SplitBuf {
     /// # Ok::<(), iobuf::Error>(())
     /// ```
     pub fn try_reclaim(&mut self) -> bool {
-        if !count::is_only(self.home.count()) {
+        if !self.is_only() {
             return false;
         }
         let len = self.len();
@@ -410,7 +434,7 @@ impl SplitBuf {
     /// Whether this writer is the buffer's only share (see
     /// [`try_reclaim`](Self::try_reclaim)).
     pub(crate) fn is_only(&self) -> bool {
-        count::is_only(self.home.count())
+        count::is_only_with(self.home.count(), 1 + self.credits)
     }
 
     /// The buffer's size, all of which `try_reclaim` can give back.
@@ -422,7 +446,12 @@ impl SplitBuf {
     /// the last other share drops; `true` (and nothing watched) if this
     /// already is the only one (`count.rs`). The caller calls
     /// [`unwatch`](Self::unwatch) before it drops the writer (U1).
-    pub(crate) fn watch_only(&self, waker: &std::task::Waker) -> bool {
+    pub(crate) fn watch_only(&mut self, waker: &std::task::Waker) -> bool {
+        // The watch counts one share for the watcher (U2 of `count.rs`).
+        if self.credits > 0 {
+            count::give_back(self.home.count(), self.credits);
+            self.credits = 0;
+        }
         count::watch(self.home.count(), waker)
     }
 
@@ -444,15 +473,27 @@ impl SplitBuf {
 
     /// A view of `len` bytes at `offset` of the buffer, from the writer's
     /// filled range.
-    fn view(&self, offset: usize, len: usize) -> View {
+    fn view(&mut self, offset: usize, len: usize) -> View {
         debug_assert!(offset >= self.start && offset + len <= self.filled);
         View {
             // SAFETY: `offset <= filled <= ` the buffer's size, so the
             // pointer stays in (or one past) the buffer.
             ptr: unsafe { self.base.add(offset) },
             len,
-            home: self.home.clone(),
+            home: self.share(),
         }
+    }
+
+    /// A share for a new view: one of the writer's credits, after adding
+    /// a batch of them to the count if none is left.
+    fn share(&mut self) -> Home {
+        if self.credits == 0 {
+            count::add_n(self.home.count(), CREDIT_BATCH);
+            self.credits = CREDIT_BATCH;
+        }
+        self.credits -= 1;
+        // The credit moves into the new share: the count already holds it.
+        Home { ..self.home }
     }
 }
 
