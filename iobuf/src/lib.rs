@@ -385,49 +385,7 @@ pub mod __private {
         crate::sync::locks_held()
     }
 
-    /// Keeps `ByteArray` and `ByteFields` closed: no crate but this one can
-    /// implement them, so their impls below are the only ones.
-    mod sealed {
-        pub trait Sealed {}
-    }
-
-    /// Implemented for `[u8; N]` only (sealed): a field type the derive
-    /// accepts.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not a byte array, so it cannot be a field of a `BufferTier`",
-        label = "not `[u8; N]`",
-        note = "every field of a `#[derive(BufferTier)]` type must be a byte array `[u8; N]`; \
-                store numbers as bytes (e.g. `[u8; 4]` with `u32::from_le_bytes`) and keep \
-                owned data such as `Vec<u8>` outside the buffer"
-    )]
-    pub trait ByteArray: sealed::Sealed {
-        /// The array's length in bytes.
-        const LEN: usize;
-    }
-
-    impl<const N: usize> sealed::Sealed for [u8; N] {}
-    impl<const N: usize> ByteArray for [u8; N] {
-        const LEN: usize = N;
-    }
-
-    /// A list of types as nested pairs, `(A, (B, ()))` (sealed): the bound
-    /// of `BufferTier::__Fields`, which sums their sizes. (That each one is
-    /// a byte array is `BufferTier::__require_byte_array`'s check, made per
-    /// field so that an error points at the field.)
-    pub trait ByteFields: sealed::Sealed {
-        /// The total size of the types in bytes.
-        const LEN: usize;
-    }
-
-    impl sealed::Sealed for () {}
-    impl ByteFields for () {
-        const LEN: usize = 0;
-    }
-
-    impl<A, B: ByteFields> sealed::Sealed for (A, B) {}
-    impl<A, B: ByteFields> ByteFields for (A, B) {
-        const LEN: usize = core::mem::size_of::<A>() + B::LEN;
-    }
+    pub use crate::buffer::{ByteArray, ByteFields};
 
     pub use crate::pools_macro::{
         DeclaredPool, LazyPool, PoolSet, SetGuard, SetMember, debug_buffer, set_budget, set_count,
