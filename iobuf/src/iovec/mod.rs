@@ -42,6 +42,8 @@
 //!   neither `Copy` nor `Clone`, so it stands for that one exclusive borrow.
 //!
 //! [`Read::read_vectored`]: std::io::Read::read_vectored
+//! [`IoSlice`]: std::io::IoSlice
+//! [`IoSliceMut`]: std::io::IoSliceMut
 //! [`Write::write_vectored`]: std::io::Write::write_vectored
 
 pub(crate) mod types;

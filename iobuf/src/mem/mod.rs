@@ -13,10 +13,10 @@
 //! when next written. Allocator-backed and locked memory is never given
 //! back.
 //!
-//! Every constructor checks its input and returns [`Error`] rather than
+//! Every constructor checks its input and returns [`Error`](crate::Error) rather than
 //! allocating a wrong size: an alignment that is not a power of two, a zero
 //! count, or a size that overflows `usize` is an
-//! [`Error::InvalidArgument`].
+//! [`Error::InvalidArgument`](crate::Error::InvalidArgument).
 //!
 //! # Layout
 //!
