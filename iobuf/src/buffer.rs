@@ -6,8 +6,7 @@ use std::fmt;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::{align_of, size_of};
 
-use crate::__private::{ByteArray, ByteFields};
-use crate::iovec::{IoVec, IoVecMut};
+use crate::iovec::types::{IoVec, IoVecMut};
 use crate::tier::{self, BUFFER_SIZE_LARGE, Tier, for_each_tier};
 
 /// A plain block of bytes that pools hold and I/O reads into and writes from.
@@ -295,4 +294,50 @@ standard_buffer! {
     /// (`register_buffers`); the same size as [`LargeBuffer`], a distinct type
     /// so registered and unregistered buffers cannot be mixed up.
     RegisterBuffer(BUFFER_SIZE_LARGE) = Large
+}
+
+// What the derive's checks name, through `__private` (not public API).
+
+/// Keeps `ByteArray` and `ByteFields` closed: no crate but this one can
+/// implement them, so their impls below are the only ones.
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Implemented for `[u8; N]` only (sealed): a field type the derive
+/// accepts.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a byte array, so it cannot be a field of a `BufferTier`",
+    label = "not `[u8; N]`",
+    note = "every field of a `#[derive(BufferTier)]` type must be a byte array `[u8; N]`; \
+            store numbers as bytes (e.g. `[u8; 4]` with `u32::from_le_bytes`) and keep \
+            owned data such as `Vec<u8>` outside the buffer"
+)]
+pub trait ByteArray: sealed::Sealed {
+    /// The array's length in bytes.
+    const LEN: usize;
+}
+
+impl<const N: usize> sealed::Sealed for [u8; N] {}
+impl<const N: usize> ByteArray for [u8; N] {
+    const LEN: usize = N;
+}
+
+/// A list of types as nested pairs, `(A, (B, ()))` (sealed): the bound
+/// of `BufferTier::__Fields`, which sums their sizes. (That each one is
+/// a byte array is `BufferTier::__require_byte_array`'s check, made per
+/// field so that an error points at the field.)
+pub trait ByteFields: sealed::Sealed {
+    /// The total size of the types in bytes.
+    const LEN: usize;
+}
+
+impl sealed::Sealed for () {}
+impl ByteFields for () {
+    const LEN: usize = 0;
+}
+
+impl<A, B: ByteFields> sealed::Sealed for (A, B) {}
+impl<A, B: ByteFields> ByteFields for (A, B) {
+    const LEN: usize = core::mem::size_of::<A>() + B::LEN;
 }

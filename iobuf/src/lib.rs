@@ -266,6 +266,58 @@
 //!   `CompioRead`/`CompioReadAt`); see [`runtimes`] for the versions, the
 //!   types and what is not supported.
 //!
+//! # Architecture
+//!
+//! The crate is built in layers, listed here from the bottom up. Imports
+//! point down only: a file names files of its own layer or of lower ones,
+//! never a higher one, and no two files import each other, directly or
+//! around a circle. `.ci/layers` checks this in CI from every `crate::`,
+//! `super::` and child-module path of the source, with this same list, and
+//! fails on an upward import, a circle, or a file over 450 lines of code.
+//!
+//! 1. **Ground floor**: `sync.rs` (the loom shim, the only file that names
+//!    std's or loom's sync types), `error.rs`, `tier.rs` (the one tier
+//!    table), [`iovec`] (the iovec types and their proofs in `types.rs`,
+//!    below `buffer.rs`; collecting iovecs of buffers in `mod.rs`, above
+//!    it), `buffer.rs` ([`BufferTier`] and the standard buffer types),
+//!    [`filled`] (a filled-length view of any byte holder) and [`mem`]
+//!    (aligned memory: `sizes`, `map`, `blocks`, `release`). Each knows
+//!    nothing of pools.
+//! 2. **Structures**: `bitmap.rs` (the free-index bitmap), `wait.rs` (the
+//!    queue of waiting threads and tasks), [`progress`] (spin, park) and
+//!    `fence.rs` (membarrier): lock-free parts over indices, unaware of
+//!    buffers.
+//! 3. **The pool** ([`pool`]): `mod.rs` is [`BoundedPool`]'s public surface
+//!    and its fast path; `engine.rs` is the one acquire path and the only
+//!    place that serves waiters; `cache/` holds the thread caches; `slab.rs`
+//!    the items, `side.rs` the per-index side words an integration may keep
+//!    there, `guard.rs`, `config.rs`, `trim.rs`, `traits.rs` and
+//!    `aliases.rs` the rest. A folder's `mod.rs` re-exporting its own child
+//!    is the folder's face, not an import, so `guard.rs` may name
+//!    `super::BoundedPool`.
+//! 4. **`pools_macro.rs`**: what [`buffer_pools!`] expands to, over the
+//!    pool's public surface.
+//! 5. **Views** ([`shared`]): [`SplitBuf`](shared::SplitBuf) and
+//!    [`View`](shared::View), whose share counts are the pool's side words;
+//!    the pool does not know they exist.
+//! 6. **Integrations**: [`frame`], [`runtimes`], `metrics` and `uring`,
+//!    each over the layers below (the guards, indices, views and the side
+//!    words), never over one another, and never into the bitmap, the wait
+//!    queue, the thread caches or the engine.
+//! 7. **`lib.rs`**: this guide, the lints and the re-exports.
+//!
+//! A new integration is a module of its own in the top layer, behind its
+//! cargo feature, built over the pool's guards and indices; if it needs
+//! per-index data it keeps it in side words of its own beside the slab
+//! (`pool/side.rs`), which the pool keeps alive and never reads. Where a
+//! lower layer must call back up, it owns a small trait that the upper
+//! layer implements; trait impls for a type live beside the type (the
+//! [`AsIoVec`] impls of the guards, [`Filled`] and the views sit with
+//! those types). One known exception is allowed, and listed, in
+//! `.ci/layers`: the thread cache still names the engine (`pool/cache/*` →
+//! `pool/engine.rs`), until the cache reaches it through a trait of its
+//! own.
+//!
 //! # Correctness
 //!
 //! A free index is a set bit of the bitmap and nothing else: a get wins it
@@ -385,49 +437,7 @@ pub mod __private {
         crate::sync::locks_held()
     }
 
-    /// Keeps `ByteArray` and `ByteFields` closed: no crate but this one can
-    /// implement them, so their impls below are the only ones.
-    mod sealed {
-        pub trait Sealed {}
-    }
-
-    /// Implemented for `[u8; N]` only (sealed): a field type the derive
-    /// accepts.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not a byte array, so it cannot be a field of a `BufferTier`",
-        label = "not `[u8; N]`",
-        note = "every field of a `#[derive(BufferTier)]` type must be a byte array `[u8; N]`; \
-                store numbers as bytes (e.g. `[u8; 4]` with `u32::from_le_bytes`) and keep \
-                owned data such as `Vec<u8>` outside the buffer"
-    )]
-    pub trait ByteArray: sealed::Sealed {
-        /// The array's length in bytes.
-        const LEN: usize;
-    }
-
-    impl<const N: usize> sealed::Sealed for [u8; N] {}
-    impl<const N: usize> ByteArray for [u8; N] {
-        const LEN: usize = N;
-    }
-
-    /// A list of types as nested pairs, `(A, (B, ()))` (sealed): the bound
-    /// of `BufferTier::__Fields`, which sums their sizes. (That each one is
-    /// a byte array is `BufferTier::__require_byte_array`'s check, made per
-    /// field so that an error points at the field.)
-    pub trait ByteFields: sealed::Sealed {
-        /// The total size of the types in bytes.
-        const LEN: usize;
-    }
-
-    impl sealed::Sealed for () {}
-    impl ByteFields for () {
-        const LEN: usize = 0;
-    }
-
-    impl<A, B: ByteFields> sealed::Sealed for (A, B) {}
-    impl<A, B: ByteFields> ByteFields for (A, B) {
-        const LEN: usize = core::mem::size_of::<A>() + B::LEN;
-    }
+    pub use crate::buffer::{ByteArray, ByteFields};
 
     pub use crate::pools_macro::{
         DeclaredPool, LazyPool, PoolSet, SetGuard, SetMember, debug_buffer, set_budget, set_count,

@@ -48,6 +48,8 @@ use std::fmt;
 use std::io;
 use std::ops::Deref;
 
+use crate::iovec::{AsIoVec, AsIoVecMut, IoVec, IoVecMut};
+
 /// A filled length over a holder of a buffer: the bytes read into it so
 /// far, not yet consumed. See the [module docs](self) for the picture.
 ///
@@ -429,6 +431,20 @@ impl<H: fmt::Debug> fmt::Debug for Filled<H> {
             .field("head", &self.head)
             .field("tail", &self.tail)
             .finish()
+    }
+}
+
+// A `Filled`'s bytes for vectored I/O: the filled ones to send, the
+// unfilled ones to read into.
+impl<H: AsRef<[u8]>> AsIoVec for Filled<H> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl<H: AsRef<[u8]> + AsMut<[u8]>> AsIoVecMut for Filled<H> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        IoVecMut::from(self.unfilled_mut())
     }
 }
 

@@ -11,7 +11,7 @@ macro_rules! pool_aliases {
             "A pool of [`", stringify!($buffer), "`](crate::", stringify!($buffer), ")s (",
             $doc_size, ")."
         )]
-        pub type $pool = super::BoundedPool<crate::$buffer>;
+        pub type $pool = super::BoundedPool<crate::buffer::$buffer>;
     )*};
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::BoundedPool;
 use crate::buffer::BufferTier;
+use crate::iovec::{AsIoVec, AsIoVecMut, IoVec, IoVecMut};
 
 /// How a holder reaches its pool: borrowed, or through an `Arc`.
 trait Reach {
@@ -355,5 +356,30 @@ impl fmt::Debug for BufIndex {
             .field("pool", &self.pool)
             .field("index", &self.index)
             .finish()
+    }
+}
+
+// The guards' bytes for vectored I/O: the whole buffer.
+impl<T: BufferTier> AsIoVec for Pooled<'_, T> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        (**self).iovec()
+    }
+}
+
+impl<T: BufferTier> AsIoVecMut for Pooled<'_, T> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        (**self).iovec_mut()
+    }
+}
+
+impl<T: BufferTier> AsIoVec for OwnedPooled<T> {
+    fn as_iovec(&self) -> IoVec<'_> {
+        (**self).iovec()
+    }
+}
+
+impl<T: BufferTier> AsIoVecMut for OwnedPooled<T> {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        (**self).iovec_mut()
     }
 }

@@ -64,6 +64,7 @@ mod cache;
 mod config;
 mod engine;
 mod guard;
+mod side;
 mod slab;
 mod traits;
 mod trim;
@@ -85,6 +86,7 @@ use crate::error::Error;
 use crate::mem::MapOptions;
 use config::Settings;
 use engine::{Engine, Take, Wait};
+use side::SideWords;
 use slab::Slab;
 
 /// A bounded, lock-free pool of `capacity` items of type `T`.
@@ -136,9 +138,9 @@ pub struct BoundedPool<T> {
     /// Distinguishes this pool's tokens and caches from every other pool's;
     /// here (as well as in the engine) for the inlined fast path.
     id: u32,
-    /// One share count per buffer, for `shared::SplitBuf` and its views;
-    /// allocated by the pool's first split buffer.
-    shares: std::sync::OnceLock<crate::shared::Counts>,
+    /// Per-index side data for an integration (`side.rs`), allocated on
+    /// first use; the pool never reads it.
+    side: std::sync::OnceLock<SideWords>,
 }
 
 // SAFETY: the pool owns its items; moving it to another thread moves them,
@@ -310,7 +312,7 @@ impl<T> BoundedPool<T> {
             slab,
             settings,
             id,
-            shares: std::sync::OnceLock::new(),
+            side: std::sync::OnceLock::new(),
         })
     }
 
@@ -487,7 +489,7 @@ impl<T> BoundedPool<T> {
     where
         T: BufferTier,
     {
-        trim::release_idle(self, keep_warm)
+        trim::release_idle(self.engine(), &self.slab, keep_warm)
     }
 
     /// Takes a buffer if one is free, without waiting for a return.
@@ -780,10 +782,12 @@ impl<T> BoundedPool<T> {
         self.slab.item(index)
     }
 
-    /// The share counts of `shared`, allocated on first use.
-    pub(crate) fn share_counts(&self) -> &crate::shared::Counts {
-        self.shares
-            .get_or_init(|| crate::shared::Counts::new(self.capacity()))
+    /// The pool's side words (`side.rs`): one `AtomicU32` per index for an
+    /// integration, all 0 at first, allocated on first use (one allocation
+    /// per pool, which may take the allocator's lock), alive and unmoved as
+    /// long as the pool.
+    pub(crate) fn side_words(&self) -> &SideWords {
+        self.side.get_or_init(|| SideWords::new(self.capacity()))
     }
 
     pub(crate) fn token(&self, index: u32) -> BufIndex {

@@ -29,25 +29,30 @@ use std::any::Any;
 use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::BoundedPool;
 use super::engine::{Engine, Wait};
+use super::slab::Slab;
 use crate::buffer::BufferTier;
 
 /// Bits per word of [`Taken`].
 const WORD_BITS: usize = u64::BITS as usize;
 
-/// [`BoundedPool::release_memory`]: the steps of the module docs; returns
-/// the bytes given back.
-pub(super) fn release_idle<T: BufferTier>(pool: &BoundedPool<T>, keep_warm: usize) -> usize {
+/// [`BoundedPool::release_memory`](super::BoundedPool::release_memory) of
+/// the pool whose free indices are `engine`'s and whose items are `slab`'s:
+/// the steps of the module docs; returns the bytes given back.
+pub(super) fn release_idle<T: BufferTier>(
+    engine: &Engine,
+    slab: &Slab<T>,
+    keep_warm: usize,
+) -> usize {
     // A pool that can give nothing back is not disturbed at all.
-    let Some(releaser) = pool.slab.releaser() else {
+    let Some(releaser) = slab.releaser() else {
         return 0;
     };
-    let engine = pool.engine();
-    let mut taken = Taken::new(engine, pool.capacity());
+    let capacity = slab.capacity();
+    let mut taken = Taken::new(engine, capacity);
     // Bounded: no more than `capacity` indices can be held at once, so the
     // loop ends even while other threads keep returning buffers.
-    while taken.count < pool.capacity() {
+    while taken.count < capacity {
         match engine.take(Wait::Never) {
             Some(i) => taken.insert(i),
             None => break,
@@ -68,7 +73,7 @@ pub(super) fn release_idle<T: BufferTier>(pool: &BoundedPool<T>, keep_warm: usiz
         // and this call makes no reference to them; the bytes are exactly
         // those items'; and all zeros is a valid `T` (a `BufferTier` is
         // plain byte arrays).
-        released += unsafe { releaser.release(pool.slab.item_bytes(run)) };
+        released += unsafe { releaser.release(slab.item_bytes(run)) };
     }
     // Not through `put`: a zeroing pool would write every released page
     // again. Its idle buffers were zeros (zeroed on their return), the warm

@@ -2,8 +2,9 @@
 //! and [`SplitBuf`](super::SplitBuf)s reach it. The last one to drop sends
 //! the buffer home.
 //!
-//! One `AtomicU32` per buffer of the pool, in an array beside the slab
-//! (allocated on the pool's first split buffer), so that a split or a clone
+//! One `AtomicU32` per buffer of the pool: the pool's side words
+//! (`BoundedPool::side_words`, an array beside the slab allocated on the
+//! pool's first split buffer, which the pool itself never reads), so that a split or a clone
 //! costs one atomic increment and no allocation; a box per split, as
 //! `Bytes::from_owner` makes, would allocate per frame.
 //!
@@ -59,25 +60,6 @@ const WATCHED: u32 = 1 << 31;
 /// wrapping the count (as `Arc` does): 2^31 live views of one buffer can
 /// only be a leak in a loop.
 const MAX_SHARES: u32 = i32::MAX as u32;
-
-/// One share count per buffer of a pool.
-pub(crate) struct Counts {
-    counts: Box<[AtomicU32]>,
-}
-
-impl Counts {
-    /// All counts 0: no buffer is shared.
-    pub(crate) fn new(capacity: usize) -> Counts {
-        Counts {
-            counts: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
-        }
-    }
-
-    /// The count of buffer `index`.
-    pub(crate) fn get(&self, index: u32) -> &AtomicU32 {
-        &self.counts[index as usize]
-    }
-}
 
 /// The wakers of watched counts, keyed by the count's address. Global, not
 /// in the pool: a drop that wakes a watcher has already given up its share

@@ -66,18 +66,17 @@ use std::ops::{Bound, Deref, DerefMut, RangeBounds};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-pub(crate) use count::Counts;
-
 use crate::buffer::BufferTier;
 use crate::filled::Filled;
+use crate::iovec::{AsIoVec, AsIoVecMut, IoVec, IoVecMut};
 use crate::pool::{BoundedPool, BufIndex, OwnedPooled, Pooled};
 use crate::sync::AtomicU32;
 
 /// One share of a pooled buffer: its count, and how to send the buffer
 /// home when the last share drops.
 struct Home {
-    /// The buffer's share count, in its pool's `Counts` (alive while the
-    /// pool is, which this share keeps alive).
+    /// The buffer's share count: its word of the pool's side words (alive
+    /// and unmoved while the pool is, which this share keeps alive).
     count: NonNull<AtomicU32>,
     /// The pool: an `Arc<BoundedPool<T>>` that the shares own together
     /// (turned into a pointer once), or a `&'static BoundedPool<T>`.
@@ -91,9 +90,9 @@ struct Home {
 
 impl Home {
     fn count(&self) -> &AtomicU32 {
-        // SAFETY: the count is an element of the pool's `Counts`, which
-        // lives as long as the pool, which this share keeps alive (module
-        // docs).
+        // SAFETY: the count is a word of the pool's side words, which live
+        // at one address as long as the pool (`pool/side.rs`), which this
+        // share keeps alive (module docs).
         unsafe { self.count.as_ref() }
     }
 }
@@ -209,7 +208,7 @@ impl SplitBuf {
         send: unsafe fn(NonNull<()>, u64),
     ) -> SplitBuf {
         let index = token.index();
-        let count = pool.share_counts().get(index);
+        let count = pool.side_words().get(index);
         count::first(count);
         // The slab's pointer, not one through a reference to the item: a
         // reference to the whole buffer would overlap views' ranges.
@@ -751,5 +750,25 @@ impl PartialEq<&[u8]> for View {
 impl std::hash::Hash for View {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.as_slice().hash(state);
+    }
+}
+
+// Views' bytes for vectored I/O: a view's and a writer's filled bytes to
+// send, a writer's unfilled ones to read into.
+impl AsIoVec for View {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl AsIoVec for SplitBuf {
+    fn as_iovec(&self) -> IoVec<'_> {
+        IoVec::from(self.as_slice())
+    }
+}
+
+impl AsIoVecMut for SplitBuf {
+    fn as_iovec_mut(&mut self) -> IoVecMut<'_> {
+        IoVecMut::from(self.unfilled_mut())
     }
 }
