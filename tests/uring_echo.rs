@@ -205,8 +205,17 @@ fn listen_mode_echoes_outside_clients_and_stops_when_asked() {
         // the server shuts down and closes like any other.
         stop.store(true, Ordering::Relaxed);
         let mut waker = TcpStream::connect(addr).unwrap();
+        // Bounded: a server that already left (an error) never accepts it,
+        // and the read would wait forever.
+        waker
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
         let mut rest = Vec::new();
-        waker.read_to_end(&mut rest).unwrap();
+        if let Err(e) = waker.read_to_end(&mut rest) {
+            let finished = server.is_finished();
+            let result = finished.then(|| server.join());
+            panic!("the server did not close the stop connection ({e}); server result: {result:?}");
+        }
         assert!(rest.is_empty());
         server.join().unwrap().unwrap()
     });
