@@ -360,15 +360,6 @@ impl<D: Decoder> Core<D> {
         self.watching
     }
 
-    fn stop_watching(&mut self) {
-        if self.watching {
-            if let Some(buf) = &self.buf {
-                buf.unwatch();
-            }
-            self.watching = false;
-        }
-    }
-
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     /// A read would wait (R1, R2): an empty read-ahead goes home; a partial
     /// frame far smaller than its buffer moves into the smallest tier that
@@ -489,14 +480,22 @@ impl<D: Decoder> Core<D> {
     }
 }
 
-impl<D> Drop for Core<D> {
-    fn drop(&mut self) {
-        // U1 of `count.rs`: stop watching before the writer's share drops.
+impl<D> Core<D> {
+    /// Stops the watch of R3, if one runs (U1 of `count.rs`: before the
+    /// writer's share drops or is replaced).
+    fn stop_watching(&mut self) {
         if self.watching {
             if let Some(buf) = &self.buf {
                 buf.unwatch();
             }
+            self.watching = false;
         }
+    }
+}
+
+impl<D> Drop for Core<D> {
+    fn drop(&mut self) {
+        self.stop_watching();
     }
 }
 
