@@ -347,6 +347,11 @@ impl<T> BoundedPool<T> {
     }
 
     /// A snapshot of the pool's state and slow-path counters.
+    ///
+    /// It takes the lock of the pool's cache registry and, one at a time,
+    /// each thread cache's lock (to read its hit count exactly), so it
+    /// briefly delays threads on their slow paths; the fast path never
+    /// waits for it. O(capacity + threads).
     pub fn stats(&self) -> PoolStats {
         let engine = self.engine();
         let available = engine.available();

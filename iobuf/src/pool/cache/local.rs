@@ -138,8 +138,8 @@ pub(crate) fn take(engine: &Engine, exact: bool) -> (Option<u32>, Moved, Source)
             if let Fast::Got(i) = local.magazine.pop() {
                 return (Some(i), Moved::default(), Source::Cache);
             }
-            if let Some(i) = local.refill() {
-                return (Some(i), Moved::default(), Source::Refill);
+            if let Some((i, source)) = local.refill() {
+                return (Some(i), Moved::default(), source);
             }
             Some(local.magazine)
         }
@@ -237,17 +237,19 @@ impl<'a> Local<'a> {
         })
     }
 
-    /// The cache is empty (or being stolen from): take a batch from the
-    /// bitmap, keep all but one, and return that one. `None` when the bitmap
+    /// The fast pop found nothing: the cache is empty, was being stolen
+    /// from, or its hit count carries. Under the lock, a cached index (a
+    /// hit) if there is one now; else take a batch from the bitmap, keep
+    /// all but one, and return that one (a refill). `None` when the bitmap
     /// is empty too (the caller then steals).
     #[cold]
-    fn refill(&self) -> Option<u32> {
+    fn refill(&self) -> Option<(u32, Source)> {
         let mut mag = self.magazine.lock();
-        if let Some(i) = mag.pop_one() {
-            return Some(i);
+        if let Some(i) = mag.pop_hit() {
+            return Some((i, Source::Cache));
         }
         mag.fill_from_free(&self.engine.free, mag.batch());
-        mag.pop_one()
+        mag.pop_one().map(|i| (i, Source::Refill))
     }
 
     /// The cache is full, being stolen from, or a getter waits: back to
