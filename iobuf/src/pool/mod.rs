@@ -346,7 +346,10 @@ impl<T> BoundedPool<T> {
         self.settings.cache_capacity as usize
     }
 
-    /// A snapshot of the pool's state and slow-path counters.
+    /// A snapshot of the pool's state and slow-path counters. Takes the
+    /// wait queue's lock for a moment (the waits and their histogram are
+    /// counted under it) and counts the free buffers word by word:
+    /// O(capacity).
     pub fn stats(&self) -> PoolStats {
         let engine = self.engine();
         let available = engine.available();
