@@ -566,13 +566,21 @@ impl Future for Take<'_> {
                 return Poll::Ready(i);
             }
         }
-        self.poll_slow(cx)
+        self.poll_missed(cx)
     }
 }
 
 impl Take<'_> {
+    /// A poll past the thread cache's hit (tried by the caller first, or
+    /// by `poll`): for a pool without caches, the first poll's strike is the
+    /// bitmap's alone, with no `Delivery` (as in `Engine::take`).
     #[inline(never)]
-    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+    pub(crate) fn poll_missed(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+        if self.waiter.is_none() && self.engine.cache_capacity == 0 {
+            if let Some(i) = self.engine.strike_ring(false) {
+                return Poll::Ready(i);
+            }
+        }
         let mut delivery = Delivery::default();
         let got = self.poll_queued(cx, &mut delivery);
         match self.engine.settle(got, delivery) {
@@ -591,9 +599,11 @@ impl Take<'_> {
             return Some(i);
         }
         // First poll, past the cache: a strike, no spinning (the executor's
-        // thread is not ours to hold).
-        if let Some(i) = engine.strike(false, delivery) {
-            return Some(i);
+        // thread is not ours to hold). Without caches, `poll_missed` struck.
+        if engine.cache_capacity != 0 {
+            if let Some(i) = engine.strike(false, delivery) {
+                return Some(i);
+            }
         }
         // The waker is cloned before any lock is taken (W4).
         let wake = Wake::Task(Some(cx.waker().clone()));
