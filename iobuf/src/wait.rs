@@ -170,7 +170,19 @@ impl WaitTimes {
     /// The bucket of a wait of `nanos` nanoseconds: the first whose bound
     /// is at least `nanos` (a bound is inclusive, as Prometheus' `le`).
     pub(crate) fn bucket(nanos: u64) -> usize {
-        WAIT_BOUNDS_MICROS.partition_point(|&b| b.saturating_mul(1_000) < nanos)
+        // The bounds in nanoseconds, at compile time; counting the bounds
+        // below `nanos` is the bucket (they ascend), with no branch and no
+        // multiplication per wait.
+        const NANOS: [u64; WAIT_BOUNDS_MICROS.len()] = {
+            let mut nanos = [0; WAIT_BOUNDS_MICROS.len()];
+            let mut i = 0;
+            while i < nanos.len() {
+                nanos[i] = WAIT_BOUNDS_MICROS[i] * 1_000;
+                i += 1;
+            }
+            nanos
+        };
+        NANOS.iter().map(|&bound| usize::from(bound < nanos)).sum()
     }
 
     /// Counts a wait of `nanos` nanoseconds.
@@ -198,8 +210,13 @@ impl WaitStats {
     /// A wait that began at `since` ended at `now` (W6); a waiter that
     /// registered after the instant its hand-off read counts 0 ns.
     fn ended(&mut self, since: Instant, now: Instant) {
-        let nanos = now.saturating_duration_since(since).as_nanos();
-        self.times.add(u64::try_from(nanos).unwrap_or(u64::MAX));
+        let waited = now.saturating_duration_since(since);
+        // Saturates after 584 years (`nanos`' wrapping sum is documented).
+        let nanos = waited
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(waited.subsec_nanos()));
+        self.times.add(nanos);
     }
 }
 
