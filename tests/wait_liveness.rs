@@ -448,4 +448,10 @@ fn counters_tell_thread_waits_task_waits_timeouts_and_cancellations_apart() {
     assert_eq!(stats.timeouts, 1, "{stats:?}");
     assert_eq!(stats.cancellations, 1, "{stats:?}");
     assert_eq!(stats.waiting, 0, "{stats:?}");
+    // Every queued wait, the cancelled one included, is timed once.
+    assert_eq!(
+        stats.wait_histogram.iter().sum::<u64>(),
+        stats.waits,
+        "{stats:?}"
+    );
 }

@@ -33,8 +33,9 @@
 //! The pool counts its queued waits in seven buckets
 //! ([`PoolStats::wait_histogram`], bounds 10 µs … 1 s) and keeps each
 //! bucket's summed length in nanoseconds ([`PoolStats::wait_nanos`]), the
-//! two under one lock taken only when a wait ends, so a snapshot's count
-//! and sum of a bucket come from the same waits. The facade takes
+//! two under its wait queue's lock, taken anyway when a wait begins or
+//! ends, so a snapshot's count and sum of a bucket come from the same
+//! waits. The facade takes
 //! histograms as samples, so each call publishes the waits that ended
 //! since the previous call for that pool name: for each bucket, its new
 //! count of samples, whose values are the new waits' mean (to the
@@ -150,7 +151,7 @@ struct Samples {
 /// at most two batches of samples per bucket, each inside its bucket; the
 /// baseline of each bucket with new waits moves on to `stats`.
 ///
-/// A pool's snapshots are ordered (its wait-time lock), and a later one has
+/// A pool's snapshots are ordered (its wait queue's lock), and a later one has
 /// at least the earlier one's waits in every bucket: a bucket whose count
 /// is not above the baseline (a snapshot older than one published already,
 /// by a concurrent caller) publishes nothing and keeps its baseline, so

@@ -98,6 +98,14 @@
 //!   panicking operation would have returned to its caller goes back to
 //!   the pool instead.
 //!
+//! - **W6** the wait statistics ([`WaitStats`]) are counted under the
+//!   queue lock, at the two W1 transitions that begin and end a wait: a
+//!   registration counts a thread or task wait; the hand-off, or a leave
+//!   while still queued, ends it and buckets its length (from just before
+//!   the waiter registered to just before the lock under which it left
+//!   the queue was taken). So every wait is counted once, and a reader
+//!   that takes the lock gets counts, buckets and sums of one set of waits.
+//!
 //! A future that is `mem::forget`ten while queued never leaves: it keeps
 //! its place, and the index a return hands it when it reaches the front is
 //! lost with it, as a forgotten guard's is. That is at most one buffer per
@@ -112,7 +120,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, AtomicBool, AtomicUsize, Locked, Mutex, Ordering, loom_seq_cst_fence};
+use crate::sync::{
+    self, AtomicBool, AtomicU32, AtomicUsize, Locked, Mutex, Ordering, loom_seq_cst_fence,
+};
 
 /// Sleeping threads and pending tasks waiting for an index, oldest first.
 #[derive(Default)]
@@ -126,6 +136,8 @@ pub(crate) struct WaitQueue {
 /// What the lock guards.
 #[derive(Default)]
 struct Queue {
+    /// The waits so far (W6).
+    stats: WaitStats,
     /// Queued waiters, oldest first, and waiters that left without being
     /// handed anything (`queued == false`), removed lazily so that leaving
     /// costs O(1): skipped at the front, and swept when they outnumber the
@@ -134,6 +146,78 @@ struct Queue {
     /// Queued waiters among `entries` (W3).
     queued: usize,
     fairness: Fairness,
+}
+
+/// The wait-time histogram's upper bounds, in microseconds.
+pub(crate) const WAIT_BOUNDS_MICROS: [u64; 6] = [10, 100, 1_000, 10_000, 100_000, 1_000_000];
+
+/// How many buckets the wait-time histogram has: one per bound, and one
+/// for longer waits.
+pub(crate) const WAIT_BUCKETS: usize = WAIT_BOUNDS_MICROS.len() + 1;
+
+/// The queued waits of one pool, by bucket of `WAIT_BOUNDS_MICROS`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WaitTimes {
+    /// Bucket `i` counts the waits of at most `WAIT_BOUNDS_MICROS[i]` µs
+    /// (and more than the bound before it); the last one the longer ones.
+    pub(crate) counts: [u64; WAIT_BUCKETS],
+    /// The summed lengths of the waits `counts[i]` counts, in nanoseconds
+    /// (wrapping, after 2^64 ns: 584 years).
+    pub(crate) nanos: [u64; WAIT_BUCKETS],
+}
+
+impl WaitTimes {
+    /// The bucket of a wait of `nanos` nanoseconds: the first whose bound
+    /// is at least `nanos` (a bound is inclusive, as Prometheus' `le`).
+    pub(crate) fn bucket(nanos: u64) -> usize {
+        // The bounds in nanoseconds, at compile time; counting the bounds
+        // below `nanos` is the bucket (they ascend), with no branch and no
+        // multiplication per wait.
+        const NANOS: [u64; WAIT_BOUNDS_MICROS.len()] = {
+            let mut nanos = [0; WAIT_BOUNDS_MICROS.len()];
+            let mut i = 0;
+            while i < nanos.len() {
+                nanos[i] = WAIT_BOUNDS_MICROS[i] * 1_000;
+                i += 1;
+            }
+            nanos
+        };
+        NANOS.iter().map(|&bound| usize::from(bound < nanos)).sum()
+    }
+
+    /// Counts a wait of `nanos` nanoseconds.
+    fn add(&mut self, nanos: u64) {
+        let bucket = WaitTimes::bucket(nanos);
+        self.counts[bucket] = self.counts[bucket].wrapping_add(1);
+        self.nanos[bucket] = self.nanos[bucket].wrapping_add(nanos);
+    }
+}
+
+/// The queue's statistics (W6): plain numbers under the queue lock, which
+/// every registration and every end of a wait takes anyway, so counting
+/// costs no atomic and no lock of its own.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WaitStats {
+    /// Sleeping threads that queued.
+    pub(crate) thread_waits: u64,
+    /// Pending tasks that queued.
+    pub(crate) task_waits: u64,
+    /// The finished waits by length.
+    pub(crate) times: WaitTimes,
+}
+
+impl WaitStats {
+    /// A wait that began at `since` ended at `now` (W6); a waiter that
+    /// registered after the instant its hand-off read counts 0 ns.
+    fn ended(&mut self, since: Instant, now: Instant) {
+        let waited = now.saturating_duration_since(since);
+        // Saturates after 584 years (`nanos`' wrapping sum is documented).
+        let nanos = waited
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(waited.subsec_nanos()));
+        self.times.add(nanos);
+    }
 }
 
 /// How often, at most, a return hands its buffer outright to a thread at
@@ -160,17 +244,17 @@ struct Fairness {
 }
 
 impl Fairness {
-    /// Whether this decision hands the index to the front thread; if so,
-    /// the next hand-off is due `FAIR_EVERY` from now.
-    fn turn(&mut self) -> bool {
+    /// Whether this decision, at `now`, hands the index to the front
+    /// thread; if so, the next hand-off is due `FAIR_EVERY` after `now`.
+    fn turn(&mut self, now: Instant) -> bool {
         #[cfg(all(loom, test))]
         {
+            let _ = now;
             self.turns += 1;
             self.turns % 2 == 0
         }
         #[cfg(not(all(loom, test)))]
         {
-            let now = Instant::now();
             match self.at {
                 Some(at) if now < at => false,
                 _ => {
@@ -210,21 +294,25 @@ pub(crate) struct Waiter {
     /// A sleeping thread (woken to race, at times handed) rather than a
     /// task (always handed its index).
     thread: bool,
+    /// Just before it registered: where its wait began (W6).
+    since: Instant,
     /// In the queue (W1). Read and written only under the queue lock, so
     /// `Relaxed`.
     queued: AtomicBool,
-    /// The handed index and the way to wake the waiter, under one lock: a
-    /// task that re-registers its waker and then finds no index cannot miss
-    /// a hand-off that comes in between.
-    state: Mutex<WaiterState>,
+    /// The index handed to this waiter (W1), `UNHANDED` before the hand-off
+    /// and again once its owner took it. Stored once, by the hand-off,
+    /// under the `wake` lock: a task that re-registers its waker under that
+    /// lock and then finds no index cannot miss a hand-off that comes in
+    /// between. Read without the lock by the owner, which alone takes it:
+    /// a woken task or thread finds its index with one load.
+    handed: AtomicU32,
+    /// How to wake the waiter: its thread, or its task's latest waker.
+    wake: Mutex<Wake>,
 }
 
-struct WaiterState {
-    /// The index handed to this waiter, until it takes it (W1).
-    handed: Option<u32>,
-    /// How to wake it: its thread, or its task's latest waker.
-    wake: Wake,
-}
+/// `Waiter::handed` before a hand-off: no index is `u32::MAX` (I3;
+/// capacities stop at 2^31).
+const UNHANDED: u32 = u32::MAX;
 
 /// How a waiter is woken.
 pub(crate) enum Wake {
@@ -260,14 +348,29 @@ impl WaitQueue {
         loom_seq_cst_fence();
     }
 
-    /// Queues a new waiter, woken by `wake`. Allocates its `Arc`.
+    /// The waits so far (W6); takes the queue lock.
+    pub(crate) fn stats(&self) -> WaitStats {
+        self.lock().stats
+    }
+
+    /// Queues a new waiter, woken by `wake`, and counts its wait (W6).
+    /// Allocates its `Arc`.
     pub(crate) fn register(&self, wake: Wake) -> Arc<Waiter> {
+        let thread = matches!(wake, Wake::Thread(_));
         let waiter = Arc::new(Waiter {
-            thread: matches!(wake, Wake::Thread(_)),
+            thread,
             queued: AtomicBool::new(true),
-            state: Mutex::new(WaiterState { handed: None, wake }),
+            since: Instant::now(),
+            handed: AtomicU32::new(UNHANDED),
+            wake: Mutex::new(wake),
         });
         let mut queue = self.lock();
+        let kind = if thread {
+            &mut queue.stats.thread_waits
+        } else {
+            &mut queue.stats.task_waits
+        };
+        *kind += 1;
         queue.entries.push_back(waiter.clone());
         queue.queued += 1;
         self.set_len(queue.queued);
@@ -279,11 +382,14 @@ impl WaitQueue {
     /// the front, `to_free` puts the index in the bitmap under the queue lock
     /// (module docs: L) and the thread is to be woken to race for it.
     pub(crate) fn offer(&self, index: u32, to_free: impl FnOnce(u32)) -> Offer {
+        // Read outside the lock, which it would otherwise hold longer: the
+        // end of the wait handed the index (W6).
+        let now = Instant::now();
         let mut queue = self.lock();
         let Some(thread) = queue.front().map(|w| w.thread) else {
             return Offer::Nobody(index);
         };
-        if thread && !queue.fairness.turn() {
+        if thread && !queue.fairness.turn(now) {
             let wakeup = queue.wake_front();
             if cfg!(iobuf_mutant = "wait_ring_after_unlock") {
                 // The mutant: the index reaches the bitmap only after the
@@ -294,7 +400,7 @@ impl WaitQueue {
             to_free(index);
             return Offer::Raced(wakeup);
         }
-        Offer::Handed(queue.hand_front(self, index))
+        Offer::Handed(queue.hand_front(self, index, now))
     }
 
     /// One step of serving the bitmap's indices to waiters: the front waiter
@@ -306,6 +412,8 @@ impl WaitQueue {
         take: impl FnOnce() -> Option<u32>,
         looks_empty: impl FnOnce() -> bool,
     ) -> Step {
+        // As in `offer`: the end of the wait a hand-off ends (W6).
+        let now = Instant::now();
         let mut queue = self.lock();
         let Some(thread) = queue.front().map(|w| w.thread) else {
             return Step::Done;
@@ -314,12 +422,12 @@ impl WaitQueue {
             if looks_empty() {
                 return Step::Done;
             }
-            if !queue.fairness.turn() {
+            if !queue.fairness.turn(now) {
                 return Step::Raced(queue.wake_front());
             }
         }
         match take() {
-            Some(index) => Step::Handed(queue.hand_front(self, index)),
+            Some(index) => Step::Handed(queue.hand_front(self, index, now)),
             None => Step::Done,
         }
     }
@@ -328,22 +436,25 @@ impl WaitQueue {
     /// dropped by the caller, outside every lock: W4). `Some(index)` if it
     /// was handed one before it could leave: the caller owns that index.
     pub(crate) fn leave(&self, waiter: &Waiter) -> Option<u32> {
+        // The end of the wait, if it is still queued (W6).
+        let now = Instant::now();
         let mut queue = self.lock();
         // ORDERING: Relaxed: `queued` is only accessed under the queue lock.
         let queued = waiter.queued.load(Ordering::Relaxed);
         if queued {
             // ORDERING: Relaxed, as above.
             waiter.queued.store(false, Ordering::Relaxed);
+            queue.stats.ended(waiter.since, now);
             queue.queued -= 1;
             self.set_len(queue.queued);
             queue.sweep();
         }
         drop(queue);
-        let mut state = waiter.lock();
-        let waker = std::mem::replace(&mut state.wake, Wake::Task(None));
-        let handed = state.handed.take();
-        drop(state);
+        let waker = std::mem::replace(&mut *waiter.lock(), Wake::Task(None));
         drop(waker);
+        // Not queued: the hand-off stored the index under the queue lock we
+        // took since, so the load sees it.
+        let handed = waiter.take_handed();
         if queued {
             return None;
         }
@@ -380,20 +491,21 @@ impl Queue {
             .front()
             .expect("a front waiter")
             .lock()
-            .wake
             .wakeup()
     }
 
     /// Takes the front waiter (queued: `front` returned it) out of the
-    /// queue and hands it `index`, under the queue lock (W1).
-    fn hand_front(&mut self, waiters: &WaitQueue, index: u32) -> Wakeup {
+    /// queue and hands it `index`, under the queue lock (W1); its wait
+    /// ended at `now` (W6).
+    fn hand_front(&mut self, waiters: &WaitQueue, index: u32, now: Instant) -> Wakeup {
         let waiter = self.entries.pop_front().expect("a front waiter");
         // ORDERING: Relaxed: under the queue lock.
         waiter.queued.store(false, Ordering::Relaxed);
+        self.stats.ended(waiter.since, now);
         self.queued -= 1;
         waiters.set_len(self.queued);
-        // The waiter's lock publishes the returner's writes to the buffer
-        // to it.
+        // `hand`'s Release store publishes the returner's writes to the
+        // buffer to the waiter.
         waiter.hand(index)
     }
 
@@ -408,22 +520,42 @@ impl Queue {
 }
 
 impl Waiter {
-    fn lock(&self) -> Locked<'_, WaiterState> {
-        sync::lock(&self.state)
+    fn lock(&self) -> Locked<'_, Wake> {
+        sync::lock(&self.wake)
     }
 
     /// Hands `index` over; the caller delivers the returned [`Wakeup`]
     /// once it holds no lock.
     fn hand(&self, index: u32) -> Wakeup {
-        let mut state = self.lock();
-        debug_assert!(state.handed.is_none(), "a waiter was handed two indices");
-        state.handed = Some(index);
-        state.wake.wakeup()
+        debug_assert!(index != UNHANDED, "index {index} is the unhanded mark");
+        let mut wake = self.lock();
+        // ORDERING: Relaxed: only this hand-off writes a handed index (W1),
+        // so the load reads the initial mark.
+        let before = self.handed.load(Ordering::Relaxed);
+        debug_assert_eq!(before, UNHANDED, "a waiter was handed two indices");
+        // ORDERING: Release: publishes the returner's writes to the buffer
+        // (and to the pool before its return) to the owner's Acquire load in
+        // `take_handed`. Under the `wake` lock, so a task re-registering
+        // its waker sees the index once it holds the lock (or its new
+        // waker is the one taken below).
+        self.handed.store(index, Ordering::Release);
+        wake.wakeup()
     }
 
     /// The index handed to this waiter, once: `None` before the hand-off.
+    /// Called by the waiter's owner only (its thread, its future).
     pub(crate) fn take_handed(&self) -> Option<u32> {
-        self.lock().handed.take()
+        // ORDERING: Acquire: pairs with `hand`'s Release store, so the
+        // returner's writes to the buffer happen before the owner's use.
+        let index = self.handed.load(Ordering::Acquire);
+        if index == UNHANDED {
+            return None;
+        }
+        // ORDERING: Relaxed: a plain load and store suffice: the owner alone
+        // takes the index, and nobody hands it another (W1), so no write
+        // can come between the two.
+        self.handed.store(UNHANDED, Ordering::Relaxed);
+        Some(index)
     }
 
     /// For a task polled again: the handed index, or else the wake-up
@@ -431,25 +563,29 @@ impl Waiter {
     /// unless the registered one already wakes the same task. The new
     /// waker is cloned, and the old one dropped, outside the lock (W4).
     pub(crate) fn take_handed_or_wake(&self, waker: &Waker) -> Option<u32> {
+        // Woken by its hand-off (the usual case): one load, no lock.
+        if let Some(i) = self.take_handed() {
+            return Some(i);
+        }
         {
-            let mut state = self.lock();
-            if let Some(i) = state.handed.take() {
-                return Some(i);
-            }
+            let wake = self.lock();
+            // Not handed before we took the lock (a hand-off stores the
+            // index under it, and takes the waker: then `wake` holds none
+            // and the test fails); one coming after it wakes `old`.
             // `will_wake` compares pointers: no user code.
-            if matches!(&state.wake, Wake::Task(Some(old)) if old.will_wake(waker)) {
+            if matches!(&*wake, Wake::Task(Some(old)) if old.will_wake(waker)) {
                 return None;
             }
         }
         let new = Wake::Task(Some(waker.clone()));
-        let mut state = self.lock();
-        let handed = state.handed.take();
+        let mut wake = self.lock();
+        let handed = self.take_handed();
         // Handed meanwhile: the task takes its index and needs no waker.
         let unused = match handed {
             Some(_) => new,
-            None => std::mem::replace(&mut state.wake, new),
+            None => std::mem::replace(&mut *wake, new),
         };
-        drop(state);
+        drop(wake);
         drop(unused);
         handed
     }
@@ -518,5 +654,24 @@ impl Delivery {
                 resume_unwind(panic);
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod wait_time_tests {
+    use super::{WAIT_BOUNDS_MICROS, WAIT_BUCKETS, WaitTimes};
+
+    #[test]
+    fn a_bound_is_inclusive_and_a_nanosecond_more_is_the_next_bucket() {
+        assert_eq!(WaitTimes::bucket(0), 0);
+        for (i, &micros) in WAIT_BOUNDS_MICROS.iter().enumerate() {
+            assert_eq!(WaitTimes::bucket(micros * 1_000), i, "{micros} us");
+            assert_eq!(
+                WaitTimes::bucket(micros * 1_000 + 1),
+                i + 1,
+                "{micros} us + 1 ns"
+            );
+        }
+        assert_eq!(WaitTimes::bucket(u64::MAX), WAIT_BUCKETS - 1);
     }
 }

@@ -305,7 +305,11 @@ pub struct PoolStats {
     /// waits of at most [`WAIT_BOUNDS_MICROS`](Self::WAIT_BOUNDS_MICROS)`[i]`
     /// microseconds and more than the bound before it (not cumulative);
     /// the last bucket counts the waits longer than 1 s. Their sum is
-    /// `waits + cancellations` once no wait is in progress.
+    /// `waits` once no wait is in progress (a cancelled wait is one of the
+    /// `waits`, counted once). A wait lasts from its getter's queueing to
+    /// its leaving the queue: handed a returned buffer, or leaving with one
+    /// it found free, on its timeout, or cancelled. A task's wait ends when
+    /// a return hands it its buffer, not when its executor next polls it.
     pub wait_histogram: [u64; 7],
     /// The summed lengths, in nanoseconds, of the waits each bucket of
     /// [`wait_histogram`](Self::wait_histogram) counts (wrapping after

@@ -257,10 +257,8 @@ impl Engine {
                 return Some(i);
             }
         }
-        Counters::bump(&self.counters.thread_waits);
         // Queued because every index was held at some instant.
         self.counters.saw_in_use(self.free.capacity());
-        let since = Instant::now();
         let waiter = self.waiters.register(Wake::Thread(sync::thread::current()));
         let got = loop {
             if let Some(i) = waiter.take_handed() {
@@ -289,7 +287,6 @@ impl Engine {
         };
         // A thread serves whenever it leaves (L in `wait.rs`).
         self.left(true, delivery);
-        self.counters.waited(since);
         got
     }
 
@@ -403,7 +400,6 @@ impl Engine {
         Take {
             engine: self,
             waiter: None,
-            since: None,
         }
     }
 
@@ -526,16 +522,17 @@ impl Engine {
         let c = &self.counters;
         // ORDERING: Relaxed: statistics; no edge is needed.
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let waits = self.waiters.stats();
         Counts {
-            thread_waits: load(&c.thread_waits),
-            task_waits: load(&c.task_waits),
+            thread_waits: waits.thread_waits,
+            task_waits: waits.task_waits,
             timeouts: load(&c.timeouts),
             cancellations: load(&c.cancellations),
             shared_gets: load(&c.shared_gets).wrapping_add(self.ring_gets.sum()),
             refill_gets: load(&c.refill_gets),
             steal_gets: load(&c.steal_gets),
             try_get_failures: load(&c.try_get_failures),
-            wait_times: *sync::lock(&c.wait_times),
+            wait_times: waits.times,
             // ORDERING: Relaxed, as the rest.
             high_water: c.high_water.load(Ordering::Relaxed),
         }
@@ -555,8 +552,6 @@ pub(crate) struct Take<'a> {
     engine: &'a Engine,
     /// Queued (or served but not yet polled) while `Some`.
     waiter: Option<Arc<Waiter>>,
-    /// When it queued, for the wait-time histogram.
-    since: Option<Instant>,
 }
 
 impl Future for Take<'_> {
@@ -571,13 +566,21 @@ impl Future for Take<'_> {
                 return Poll::Ready(i);
             }
         }
-        self.poll_slow(cx)
+        self.poll_missed(cx)
     }
 }
 
 impl Take<'_> {
+    /// A poll past the thread cache's hit (tried by the caller first, or
+    /// by `poll`): for a pool without caches, the first poll's strike is the
+    /// bitmap's alone, with no `Delivery` (as in `Engine::take`).
     #[inline(never)]
-    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+    pub(crate) fn poll_missed(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+        if self.waiter.is_none() && self.engine.cache_capacity == 0 {
+            if let Some(i) = self.engine.strike_ring(false) {
+                return Poll::Ready(i);
+            }
+        }
         let mut delivery = Delivery::default();
         let got = self.poll_queued(cx, &mut delivery);
         match self.engine.settle(got, delivery) {
@@ -593,21 +596,18 @@ impl Take<'_> {
             self.waiter = None;
             // Handed its index: a task owes no serve (L in `wait.rs`).
             engine.left(false, delivery);
-            if let Some(since) = self.since.take() {
-                engine.counters.waited(since);
-            }
             return Some(i);
         }
         // First poll, past the cache: a strike, no spinning (the executor's
-        // thread is not ours to hold).
-        if let Some(i) = engine.strike(false, delivery) {
-            return Some(i);
+        // thread is not ours to hold). Without caches, `poll_missed` struck.
+        if engine.cache_capacity != 0 {
+            if let Some(i) = engine.strike(false, delivery) {
+                return Some(i);
+            }
         }
         // The waker is cloned before any lock is taken (W4).
         let wake = Wake::Task(Some(cx.waker().clone()));
-        Counters::bump(&engine.counters.task_waits);
         engine.counters.saw_in_use(engine.free.capacity());
-        self.since = Some(Instant::now());
         // Kept in `self` before the look: if a waker panics during it (a
         // steal's serve may hand an index to this very waiter), `Drop`
         // finds the waiter and gives on what it was handed (W5).
@@ -615,9 +615,6 @@ impl Take<'_> {
         let i = engine.look_again(waiter, delivery)?;
         self.waiter = None;
         engine.left(true, delivery);
-        if let Some(since) = self.since.take() {
-            engine.counters.waited(since);
-        }
         Some(i)
     }
 
@@ -626,9 +623,6 @@ impl Take<'_> {
         // Cancelled: leave the queue, and pass on what we were handed (W2).
         let engine = self.engine;
         Counters::bump(&engine.counters.cancellations);
-        if let Some(since) = self.since.take() {
-            engine.counters.waited(since);
-        }
         let mut delivery = Delivery::default();
         if let Some(i) = engine.waiters.leave(&waiter) {
             engine.give_shared(i, &mut delivery);

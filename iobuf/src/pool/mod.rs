@@ -348,10 +348,12 @@ impl<T> BoundedPool<T> {
 
     /// A snapshot of the pool's state and slow-path counters.
     ///
-    /// It takes the lock of the pool's cache registry and, one at a time,
-    /// each thread cache's lock (to read its hit count exactly), so it
-    /// briefly delays threads on their slow paths; the fast path never
-    /// waits for it. O(capacity + threads).
+    /// It takes the wait queue's lock for a moment (the waits and their
+    /// histogram are counted under it), the lock of the pool's cache
+    /// registry and, one at a time, each thread cache's lock (to read its
+    /// hit count exactly), so it briefly delays threads on their slow
+    /// paths; the fast path never waits for it. It counts the free buffers
+    /// word by word: O(capacity + threads).
     pub fn stats(&self) -> PoolStats {
         let engine = self.engine();
         let available = engine.available();
@@ -655,11 +657,7 @@ impl<T> BoundedPool<T> {
     /// # }).unwrap();
     /// ```
     pub fn get_async(&self) -> impl Future<Output = Pooled<'_, T>> + '_ {
-        Hold {
-            take: self.engine().take_async(),
-            hold: move |i| Pooled::new(self, i),
-            done: false,
-        }
+        Hold::new(self, Pooled::new)
     }
 
     /// As [`get_async`](Self::get_async), for an `Arc`-shared pool: the
@@ -678,11 +676,7 @@ impl<T> BoundedPool<T> {
 
     /// As [`get_async`](Self::get_async), as a bare token.
     pub fn get_index_async(&self) -> impl Future<Output = BufIndex> + '_ {
-        Hold {
-            take: self.engine().take_async(),
-            hold: move |i| self.token(i),
-            done: false,
-        }
+        Hold::new(self, |pool, i| pool.token(i))
     }
 
     /// The one acquire path of the fallible methods: an index from the
@@ -821,31 +815,57 @@ impl<T> BoundedPool<T> {
 }
 
 /// The future of [`BoundedPool::get_async`] and
-/// [`BoundedPool::get_index_async`]: the engine's cancel-safe `Take`, whose
-/// index `hold` turns into what the caller gets. Written out rather than an
-/// `async` block, so that a first poll that hits the thread cache costs no
-/// state machine around `Take`'s inlined hit.
-struct Hold<'a, F> {
-    take: Take<'a>,
+/// [`BoundedPool::get_index_async`]: the thread cache's hit inlined, as in
+/// `try_get`, then the engine's cancel-safe `Take`, whose index `hold`
+/// turns into what the caller gets. Written out rather than an `async`
+/// block, and built so that a first poll that hits the cache writes one
+/// word of the future (its `pool`, on completion) beside what `try_get`
+/// does: the `Take` is made only when the cache missed, and `hold` is a
+/// function of the pool, with no bytes of its own.
+struct Hold<'a, T, F> {
+    /// The pool, until the future completed; `None` after, so that polled
+    /// again it panics, as an `async` block does, rather than take a
+    /// second buffer.
+    pool: Option<&'a BoundedPool<T>>,
+    /// The engine's acquire, once a poll missed the thread cache.
+    take: Option<Take<'a>>,
     hold: F,
-    /// Set when it returned `Ready`: polled again, it panics, as an `async`
-    /// block does, rather than take a second buffer.
-    done: bool,
 }
 
-impl<H, F: Fn(u32) -> H + Unpin> Future for Hold<'_, F> {
+impl<'a, T, H, F: Fn(&'a BoundedPool<T>, u32) -> H> Hold<'a, T, F> {
+    #[inline]
+    fn new(pool: &'a BoundedPool<T>, hold: F) -> Self {
+        Hold {
+            pool: Some(pool),
+            take: None,
+            hold,
+        }
+    }
+}
+
+impl<'a, T, H, F: Fn(&'a BoundedPool<T>, u32) -> H + Unpin> Future for Hold<'a, T, F> {
     type Output = H;
 
     #[inline]
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<H> {
         let this = self.get_mut();
-        assert!(
-            !this.done,
-            "a get_async future was polled after it completed"
-        );
-        let index = std::task::ready!(std::pin::Pin::new(&mut this.take).poll(cx));
-        this.done = true;
-        std::task::Poll::Ready((this.hold)(index))
+        let pool = this
+            .pool
+            .expect("a get_async future was polled after it completed");
+        let index = match &mut this.take {
+            // Polled again: the engine's `Take` has it from here.
+            Some(take) => std::task::ready!(take.poll_missed(cx)),
+            // First poll: the cache hit, else a `Take` from here on.
+            None => match cache::pop(pool.id) {
+                Some(i) => i,
+                None => {
+                    let take = this.take.insert(pool.engine().take_async());
+                    std::task::ready!(take.poll_missed(cx))
+                }
+            },
+        };
+        this.pool = None;
+        std::task::Poll::Ready((this.hold)(pool, index))
     }
 }
 

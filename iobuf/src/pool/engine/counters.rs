@@ -1,20 +1,18 @@
-//! The engine's statistics (`PoolStats`): the slow-path counters, the
-//! wait-time histogram and the holder-written shared-get counts of a pool
-//! without thread caches.
-
-use std::time::Instant;
+//! The engine's statistics (`PoolStats`): the slow-path counters and the
+//! holder-written shared-get counts of a pool without thread caches. The
+//! waits and their wait-time histogram are counted by the wait queue,
+//! under its lock (W6 in `wait.rs`).
 
 use crossbeam_utils::CachePadded;
 
 use crate::bitmap::{self, Bitmap};
-use crate::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+pub(crate) use crate::wait::{WAIT_BOUNDS_MICROS, WaitTimes};
 
 /// The slow-path statistics (`PoolStats`); every atomic one `Relaxed`:
 /// counts, which order nothing.
 #[derive(Default)]
 pub(super) struct Counters {
-    pub(super) thread_waits: AtomicU64,
-    pub(super) task_waits: AtomicU64,
     pub(super) timeouts: AtomicU64,
     pub(super) cancellations: AtomicU64,
     /// Strikes served by the bitmap with no cache involved, in a pool with
@@ -27,42 +25,8 @@ pub(super) struct Counters {
     pub(super) steal_gets: AtomicU64,
     /// `try_get`s (and `try_get_*`) that found the pool empty.
     pub(super) try_get_failures: AtomicU64,
-    /// Queued waits by how long they lasted (`WAIT_BOUNDS_MICROS`), with
-    /// their summed lengths: under a lock so that a reader gets each
-    /// bucket's count and sum from the same set of waits (a reporter derives
-    /// the mean of the new waits in a bucket from the two, and the mean must
-    /// lie in the bucket). Taken only by a wait that ended (after it queued
-    /// and slept or returned `Pending`) and by `stats`; never on a get or a
-    /// put that did not queue.
-    pub(super) wait_times: Mutex<WaitTimes>,
     /// The most buffers seen in use at once (see `PoolStats::high_water`).
     pub(super) high_water: AtomicUsize,
-}
-
-/// How many buckets the wait-time histogram has: one per bound, and one
-/// for longer waits.
-pub(crate) const WAIT_BUCKETS: usize = WAIT_BOUNDS_MICROS.len() + 1;
-
-/// The wait-time histogram's upper bounds, in microseconds.
-pub(crate) const WAIT_BOUNDS_MICROS: [u64; 6] = [10, 100, 1_000, 10_000, 100_000, 1_000_000];
-
-/// The queued waits of one pool, by bucket of `WAIT_BOUNDS_MICROS`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct WaitTimes {
-    /// Bucket `i` counts the waits of at most `WAIT_BOUNDS_MICROS[i]` µs
-    /// (and more than the bound before it); the last one the longer ones.
-    pub(crate) counts: [u64; WAIT_BUCKETS],
-    /// The summed lengths of the waits `counts[i]` counts, in nanoseconds
-    /// (wrapping, after 2^64 ns: 584 years).
-    pub(crate) nanos: [u64; WAIT_BUCKETS],
-}
-
-impl WaitTimes {
-    /// The bucket of a wait of `nanos` nanoseconds: the first whose bound
-    /// is at least `nanos` (a bound is inclusive, as Prometheus' `le`).
-    pub(crate) fn bucket(nanos: u64) -> usize {
-        WAIT_BOUNDS_MICROS.partition_point(|&b| b.saturating_mul(1_000) < nanos)
-    }
 }
 
 /// The counters of [`Engine::counters`].
@@ -85,21 +49,16 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A queued wait that began at `since` ended now. Takes the
-    /// wait-time lock: called only once a wait ended, never on a get that
-    /// did not queue.
-    pub(super) fn waited(&self, since: Instant) {
-        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let bucket = WaitTimes::bucket(nanos);
-        let mut times = sync::lock(&self.wait_times);
-        times.counts[bucket] = times.counts[bucket].wrapping_add(1);
-        times.nanos[bucket] = times.nanos[bucket].wrapping_add(nanos);
-    }
-
     /// At least `in_use` buffers are (or were just) in use.
     pub(super) fn saw_in_use(&self, in_use: usize) {
+        // A load first: once the mark is reached (an exhausted pool, where
+        // every queued wait lands here) no RMW dirties the line for the
+        // other threads' loads.
         // ORDERING: Relaxed: a statistic.
-        self.high_water.fetch_max(in_use, Ordering::Relaxed);
+        if self.high_water.load(Ordering::Relaxed) < in_use {
+            // ORDERING: Relaxed: a statistic.
+            self.high_water.fetch_max(in_use, Ordering::Relaxed);
+        }
     }
 }
 
@@ -180,24 +139,5 @@ impl HolderCounts {
             // ORDERING: Relaxed: a statistic.
             .map(|c| c.load(Ordering::Relaxed))
             .fold(0, u64::wrapping_add)
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod wait_time_tests {
-    use super::{WAIT_BOUNDS_MICROS, WAIT_BUCKETS, WaitTimes};
-
-    #[test]
-    fn a_bound_is_inclusive_and_a_nanosecond_more_is_the_next_bucket() {
-        assert_eq!(WaitTimes::bucket(0), 0);
-        for (i, &micros) in WAIT_BOUNDS_MICROS.iter().enumerate() {
-            assert_eq!(WaitTimes::bucket(micros * 1_000), i, "{micros} us");
-            assert_eq!(
-                WaitTimes::bucket(micros * 1_000 + 1),
-                i + 1,
-                "{micros} us + 1 ns"
-            );
-        }
-        assert_eq!(WaitTimes::bucket(u64::MAX), WAIT_BUCKETS - 1);
     }
 }
