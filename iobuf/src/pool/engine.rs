@@ -136,14 +136,54 @@ impl Engine {
 
     /// A free index: strike, then (unless `wait` is `Never`) spin and
     /// sleep. `None` when `wait` ran out with every index held.
+    ///
+    /// [`take_first`](Self::take_first) inlined, then
+    /// [`take_rest`](Self::take_rest) in one call. A caller that wraps the
+    /// index (a guard) does better to call the two itself, with the rest in
+    /// tail position (`BoundedPool::acquire`).
     #[inline]
     pub(crate) fn take(&self, wait: Wait) -> Option<u32> {
+        match self.take_first(matches!(wait, Wait::Never)) {
+            Some(i) => Some(i),
+            None => self.take_rest(wait),
+        }
+    }
+
+    /// The first step of [`take`](Self::take), inlined into every acquire:
+    /// in a pool without caches, with nobody waiting (or `exact`), the
+    /// bitmap's first try from this thread's hint (`Bitmap::take_near`: one
+    /// RMW), then the hint's update and the count. It makes no call, so the
+    /// caller keeps nothing live across one. `None` proves nothing: the
+    /// caller goes on with [`take_rest`](Self::take_rest) (with the same
+    /// `wait`; `exact` is `wait` being `Never`).
+    #[inline(always)]
+    pub(crate) fn take_first(&self, exact: bool) -> Option<u32> {
+        // With others waiting, `take_rest` polls (`strike_ring_polling`).
+        if self.cache_capacity != 0 || (!exact && self.waiters.has_waiters()) {
+            return None;
+        }
+        let i = self.free.take_near(bitmap::raw_hint())?;
+        bitmap::remember(i);
+        self.ring_gets.bump(i);
+        Some(i)
+    }
+
+    /// [`take`](Self::take) past [`take_first`](Self::take_first): the
+    /// ring-only strike's search (the first try made), or, with caches,
+    /// the whole strike; then the wait.
+    #[inline(never)]
+    pub(crate) fn take_rest(&self, wait: Wait) -> Option<u32> {
         if self.cache_capacity == 0 {
             // Without caches a strike is the bitmap's take alone, which
             // needs no `Delivery`: nothing moves between caches, so there
             // is nobody to serve and no waker to run.
-            let got = self.strike_ring(matches!(wait, Wait::Never));
-            if got.is_some() || matches!(wait, Wait::Never) {
+            let exact = matches!(wait, Wait::Never);
+            let got = if !exact && self.waiters.has_waiters() {
+                self.strike_ring_polling()
+            } else {
+                self.strike_ring_search()
+            };
+            if got.is_some() || exact {
                 return got;
             }
         }
@@ -207,21 +247,40 @@ impl Engine {
 
     /// The strike of a pool without caches: the bitmap alone, its get
     /// counted by the holder (`HolderCounts`). `exact` as for `strike`.
-    #[inline]
     fn strike_ring(&self, exact: bool) -> Option<u32> {
-        let got = if !exact && self.waiters.has_waiters() {
-            // While others wait, the bitmap is usually empty (returns are
-            // handed to waiting tasks, and a front thread takes the one put
-            // there for it): one pass of loads, rather than the exact
-            // take's two.
-            self.poll_free()
-        } else {
-            self.take_free()
-        };
+        if !exact && self.waiters.has_waiters() {
+            return self.strike_ring_polling();
+        }
+        match self.free.take_near(bitmap::raw_hint()) {
+            Some(i) => {
+                bitmap::remember(i);
+                self.ring_gets.bump(i);
+                Some(i)
+            }
+            None => self.strike_ring_search(),
+        }
+    }
+
+    /// A ring-only strike while others wait: the bitmap is usually empty
+    /// (returns are handed to waiting tasks, and a front thread takes the
+    /// one put there for it), so one pass of loads, rather than the exact
+    /// take's two.
+    fn strike_ring_polling(&self) -> Option<u32> {
+        let got = self.poll_free();
         if let Some(i) = got {
             self.ring_gets.bump(i);
         }
         got
+    }
+
+    /// A ring-only strike past the bitmap's first try: the exact search from
+    /// this thread's hint (seeded here on its first take), exact as
+    /// `Bitmap::take`.
+    fn strike_ring_search(&self) -> Option<u32> {
+        let i = self.free.search(bitmap::hint() & !bitmap::RETURNED)?;
+        bitmap::remember(i);
+        self.ring_gets.bump(i);
+        Some(i)
     }
 
     /// A `try_get` found the pool empty: every buffer was in use.
@@ -421,12 +480,20 @@ impl Engine {
             if cfg!(iobuf_mutant = "ring_return_skips_serve") || !self.waiters.has_waiters() {
                 return;
             }
-            let mut delivery = Delivery::default();
-            self.serve_waiters(&mut delivery);
-            delivery.finish();
-            return;
+            // In tail position, as `give_slow`: the inlined part makes no
+            // other call, so it saves no register.
+            return self.serve_after_put();
         }
         self.give_slow(index);
+    }
+
+    /// A ring-only return found a waiter after its put: serve it.
+    #[cold]
+    #[inline(never)]
+    fn serve_after_put(&self) {
+        let mut delivery = Delivery::default();
+        self.serve_waiters(&mut delivery);
+        delivery.finish();
     }
 
     /// `give` with caches, or while others wait.
