@@ -178,11 +178,7 @@ impl Engine {
             // needs no `Delivery`: nothing moves between caches, so there
             // is nobody to serve and no waker to run.
             let exact = matches!(wait, Wait::Never);
-            let got = if !exact && self.waiters.has_waiters() {
-                self.strike_ring_polling()
-            } else {
-                self.strike_ring_search()
-            };
+            let got = self.strike_ring(exact);
             if got.is_some() || exact {
                 return got;
             }
@@ -226,7 +222,8 @@ impl Engine {
         got
     }
 
-    /// One attempt: this thread's cache, the bitmap, other threads' caches.
+    /// One attempt: this thread's cache, the bitmap, other threads' caches
+    /// (without caches: past `take_first`, which the caller made).
     /// `exact`: `None` only if every index was held at some instant of the
     /// call (with caches on, a frozen second pass over them; `cache`).
     fn strike(&self, exact: bool, delivery: &mut Delivery) -> Option<u32> {
@@ -245,19 +242,15 @@ impl Engine {
         got
     }
 
-    /// The strike of a pool without caches: the bitmap alone, its get
-    /// counted by the holder (`HolderCounts`). `exact` as for `strike`.
+    /// The strike of a pool without caches past its first try
+    /// (`take_first`, which every caller made just before): the bitmap
+    /// alone, its get counted by the holder (`HolderCounts`). `exact` as
+    /// for `strike`.
     fn strike_ring(&self, exact: bool) -> Option<u32> {
         if !exact && self.waiters.has_waiters() {
-            return self.strike_ring_polling();
-        }
-        match self.free.take_near(bitmap::raw_hint()) {
-            Some(i) => {
-                bitmap::remember(i);
-                self.ring_gets.bump(i);
-                Some(i)
-            }
-            None => self.strike_ring_search(),
+            self.strike_ring_polling()
+        } else {
+            self.strike_ring_search()
         }
     }
 
@@ -629,12 +622,17 @@ pub(crate) struct Take<'a> {
 impl Future for Take<'_> {
     type Output = u32;
 
-    /// The first poll's cache hit inlined, as `get` has it; everything
-    /// else out of line.
+    /// The first poll's cache hit inlined, as `get` has it, and without
+    /// caches the ring's first try (`take_first`); everything else out of
+    /// line.
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
         if self.waiter.is_none() {
             if let Some(i) = cache::pop(self.engine.pool_id) {
+                return Poll::Ready(i);
+            }
+            // A pool without caches: the ring-only first try, as `get`'s.
+            if let Some(i) = self.engine.take_first(false) {
                 return Poll::Ready(i);
             }
         }
@@ -665,8 +663,9 @@ impl Take<'_> {
             }
             return Some(i);
         }
-        // First poll, past the cache: a strike, no spinning (the executor's
-        // thread is not ours to hold).
+        // First poll, past the cache (and, without caches, past
+        // `take_first`): a strike, no spinning (the executor's thread is
+        // not ours to hold).
         if let Some(i) = engine.strike(false, delivery) {
             return Some(i);
         }

@@ -276,7 +276,13 @@ mod holder_count_tests {
     fn every_index_has_its_own_counter_on_its_own_words_lines() {
         // On x86-64 (std's 8-byte atomics) `bump` takes the flat path.
         assert_eq!(FLAT, std::mem::size_of::<crate::sync::AtomicU64>() == 8);
-        for capacity in (1..=70).chain([100, 128, 129, 1000, 1024]) {
+        // Each bump is checked against every counter: fewer under Miri.
+        let capacities: Vec<usize> = if cfg!(miri) {
+            vec![1, 2, 3, 4, 5, 8, 33, 64, 129]
+        } else {
+            (1..=70).chain([100, 128, 129, 1000, 1024]).collect()
+        };
+        for capacity in capacities {
             let free = Bitmap::new_full(capacity);
             let (_, per) = free.shape();
             let counts = HolderCounts::new(&free, true);
