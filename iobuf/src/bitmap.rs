@@ -135,9 +135,11 @@ std::thread_local! {
 }
 
 /// This thread's hint as stored, unseeded: `usize::MAX` before its first
-/// take, which names no word of any bitmap, so that [`Bitmap::take_near`]
-/// misses and the caller's slow path seeds it ([`hint`]). One
-/// thread-local load, nothing else: the ring-only get's fast path.
+/// take, which names no word of any bitmap on a 64-bit target, so that
+/// [`Bitmap::take_near`] misses and the caller's slow path seeds it
+/// ([`hint`]). (On a 32-bit one it may name the last index of a pool of
+/// 2^31: tried as any hint.) One thread-local load, nothing else: the
+/// ring-only get's fast path.
 #[inline(always)]
 pub(crate) fn raw_hint() -> usize {
     HINT.with(std::cell::Cell::get)
