@@ -134,6 +134,17 @@ std::thread_local! {
     static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
+/// This thread's hint as stored, unseeded: `usize::MAX` before its first
+/// take, which names no word of any bitmap on a 64-bit target, so that
+/// [`Bitmap::take_near`] misses and the caller's slow path seeds it
+/// ([`hint`]). (On a 32-bit one it may name the last index of a pool of
+/// 2^31: tried as any hint.) One thread-local load, nothing else: the
+/// ring-only get's fast path.
+#[inline(always)]
+pub(crate) fn raw_hint() -> usize {
+    HINT.with(std::cell::Cell::get)
+}
+
 /// This thread's search hint (see `HINT`).
 #[inline]
 pub(crate) fn hint() -> usize {
@@ -223,6 +234,8 @@ pub(crate) struct Bitmap {
     per: u32,
     /// `per.trailing_zeros()`: `i / per` is `i >> shift`.
     shift: u32,
+    /// `per - 1`: `i % per` is `i & mask`.
+    mask: u32,
     /// Puts that turned an empty word non-empty ([`Bitmap::changes`]).
     refills: CachePadded<AtomicU64>,
     capacity: usize,
@@ -256,6 +269,7 @@ impl Bitmap {
             words,
             per: per as u32,
             shift: per.trailing_zeros(),
+            mask: per as u32 - 1,
             refills: CachePadded::new(AtomicU64::new(0)),
             capacity,
         }
@@ -270,7 +284,7 @@ impl Bitmap {
         let n = self.words.len();
         let w = hint >> self.shift;
         let w = if w < n { w } else { w % n };
-        (w, (hint as u32) & (self.per - 1))
+        (w, (hint as u32) & self.mask)
     }
 
     /// Index of bit `b` of word `w`.
@@ -286,9 +300,14 @@ impl Bitmap {
     }
 
     fn load(&self, w: usize) -> Word {
+        Self::load_word(&self.words[w])
+    }
+
+    #[inline(always)]
+    fn load_word(word: &AtomicU64) -> Word {
         loom_seq_cst_fence();
         // ORDERING: SeqCst, as every access (module docs).
-        Word(self.words[w].load(SeqCst))
+        Word(word.load(SeqCst))
     }
 
     /// Clears `mask` (bits seen free) in word `w`; the bits of `mask` that
@@ -318,30 +337,51 @@ impl Bitmap {
     /// and costs several times as much (perf showed half of a contended
     /// take in that loop).
     fn clear_bit(&self, w: usize, b: u32) -> bool {
+        Self::clear_bit_in(&self.words[w], b)
+    }
+
+    /// [`clear_bit`](Self::clear_bit) on a word already found.
+    #[inline(always)]
+    fn clear_bit_in(word: &AtomicU64, b: u32) -> bool {
         let bit = 1u64 << b;
         loom_seq_cst_fence();
         let won = if cfg!(iobuf_mutant = "bitmap_blind_take") {
             // The mutant: the taker trusts its stale load instead of the
             // RMW's old value (two takers of one bit both win it).
             // ORDERING: SeqCst.
-            self.words[w].fetch_and(!bit, SeqCst);
+            word.fetch_and(!bit, SeqCst);
             true
         } else {
             // ORDERING: SeqCst: acquires the putter's writes to the buffer.
-            self.words[w].fetch_and(!bit, SeqCst) & bit != 0
+            word.fetch_and(!bit, SeqCst) & bit != 0
         };
         loom_seq_cst_fence();
         won
     }
 
     /// Takes a free index, starting the search at index `hint` (its word
-    /// and bit, modulo the bitmap's size: callers spread threads apart). `None` only if every
-    /// index was held at some instant during the call (module docs).
+    /// and bit, modulo the bitmap's size: callers spread threads apart).
+    /// `None` only if every index was held at some instant during the call
+    /// (module docs).
     #[inline]
     pub(crate) fn take(&self, hint: usize) -> Option<u32> {
-        let (w, bit) = self.place(hint & !RETURNED);
-        if hint & RETURNED != 0 {
-            let b = bit;
+        self.take_near(hint)
+            .or_else(|| self.search(hint & !RETURNED))
+    }
+
+    /// The first try of a take from `hint`, when `hint` names a word of
+    /// this bitmap (its own index, the usual case; else `None` at once):
+    /// with `RETURNED`, the hinted bit itself, blind; without, one look at
+    /// the hint's word and a take of its first free bit at or after the
+    /// hint's. `None` proves nothing: [`search`](Self::search) goes on.
+    ///
+    /// Inlined whole into the caller, with no call on any path, so that a
+    /// caller whose slow path is a tail call saves no registers for it.
+    #[inline(always)]
+    pub(crate) fn take_near(&self, hint: usize) -> Option<u32> {
+        // `RETURNED` is the top bit: tested as the sign, so that a hint
+        // without it needs no mask.
+        let (w, b, index, word) = if hint & RETURNED != 0 {
             // With `RETURNED`, first the hinted bit itself, blind: the
             // index this thread took last and has put back since, so often
             // still free. Won, that is one cache-line transfer (the RMW's),
@@ -350,22 +390,37 @@ impl Bitmap {
             // Lost, it changed nothing (the bit was already clear), and the
             // search starts. (Without the mark the thread may still hold
             // that index, as when it takes many in a row: the try would be
-            // a wasted RMW.) Inlined into the caller; the search is not.
-            if self.clear_bit(w, b) {
-                return Some(self.index(w, b));
-            }
+            // a wasted RMW.)
+            let h = hint & !RETURNED;
+            let w = h >> self.shift;
+            // The one bounds check: a hint from another pool (one hint per
+            // thread, shared by every pool), or the unseeded `usize::MAX`
+            // (`raw_hint`; `RETURNED` is set in it), names no word here,
+            // and the search folds it in.
+            let word = self.words.get(w)?;
+            // `h < words * per` now (a `u32`: at most 2^31 + 31): the
+            // hinted index itself.
+            (w, h as u32 & self.mask, h as u32, word)
         } else {
             // The hint's word, where this thread found a free index last
-            // (as a batch of gets does): the search's first look, inlined.
-            let word = self.load(w);
-            if word.free() != 0 {
-                let b = Self::first_free(word, bit);
-                if self.clear_bit(w, b) {
-                    return Some(self.index(w, b));
-                }
+            // (as a batch of gets does): the search's first look.
+            let w = hint >> self.shift;
+            // The bounds check, as above.
+            let word = self.words.get(w)?;
+            let seen = Self::load_word(word);
+            if seen.free() == 0 {
+                return None;
             }
+            let hinted = hint as u32;
+            let b = Self::first_free(seen, hinted & self.mask);
+            (w, b, (hinted & !self.mask) | b, word)
+        };
+        debug_assert_eq!(index, self.index(w, b));
+        if Self::clear_bit_in(word, b) {
+            Some(index)
+        } else {
+            None
         }
-        self.search(hint & !RETURNED)
     }
 
     /// The first free bit of `word` at or after `bit`, wrapping; `word`
@@ -376,9 +431,10 @@ impl Bitmap {
         (word.free().rotate_right(bit).trailing_zeros() + bit) % BITS
     }
 
-    /// `take` past its blind try: the two-pass scan from `hint`.
+    /// `take` past its first try ([`take_near`](Self::take_near)): the
+    /// two-pass scan from `hint` (without `RETURNED`), exact as `take`.
     #[inline(never)]
-    fn search(&self, hint: usize) -> Option<u32> {
+    pub(crate) fn search(&self, hint: usize) -> Option<u32> {
         let (start, bit) = self.place(hint);
         let n = self.words.len();
         // The versions of the last all-empty pass, summed (wrapping): they
@@ -411,6 +467,7 @@ impl Bitmap {
     }
 
     /// Returns `index` (held by the caller: I1). Wait-free: one RMW.
+    #[inline]
     pub(crate) fn put(&self, index: u32) {
         debug_assert!(
             (index as usize) < self.capacity,
@@ -421,12 +478,19 @@ impl Bitmap {
         let add = if cfg!(iobuf_mutant = "bitmap_no_version") {
             1 << b
         } else {
-            (1 << b) + VERSION_ONE
+            // `b < 32`: the same as `+` (one `bts` on x86).
+            VERSION_ONE | (1 << b)
         };
+        debug_assert!(w < self.words.len(), "word {w} of {}", self.words.len());
+        // SAFETY: `index < capacity` (the caller holds it: I1, and every
+        // index the pool hands out is below its capacity), and the layout
+        // gives `words.len() * per >= capacity` words (`layout`), so
+        // `w = index / per < words.len()`.
+        let word = unsafe { self.words.get_unchecked(w) };
         loom_seq_cst_fence();
         // ORDERING: SeqCst: releases the holder's writes to the buffer to
         // the next taker's RMW.
-        let old = Word(self.words[w].fetch_add(add, SeqCst));
+        let old = Word(word.fetch_add(add, SeqCst));
         loom_seq_cst_fence();
         debug_assert!(old.free() & (1 << b) == 0, "index {index} put twice");
         if old.free() == 0 && self.counts_refills() {
@@ -522,7 +586,7 @@ impl Bitmap {
             let mut bits = 0u32;
             while i < indices.len() && indices[i] >> self.shift == w {
                 debug_assert!((indices[i] as usize) < self.capacity);
-                bits |= 1 << (indices[i] & (self.per - 1));
+                bits |= 1 << (indices[i] & self.mask);
                 i += 1;
             }
             loom_seq_cst_fence();
@@ -545,7 +609,7 @@ impl Bitmap {
     /// The word of `index` and its bit there.
     #[inline]
     fn word_of(&self, index: u32) -> (usize, u32) {
-        ((index >> self.shift) as usize, index & (self.per - 1))
+        ((index >> self.shift) as usize, index & self.mask)
     }
 
     /// The number of words, and of indices per word.

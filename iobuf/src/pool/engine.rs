@@ -136,14 +136,50 @@ impl Engine {
 
     /// A free index: strike, then (unless `wait` is `Never`) spin and
     /// sleep. `None` when `wait` ran out with every index held.
+    ///
+    /// [`take_first`](Self::take_first) inlined, then
+    /// [`take_rest`](Self::take_rest) in one call. A caller that wraps the
+    /// index (a guard) does better to call the two itself, with the rest in
+    /// tail position (`BoundedPool::acquire`).
     #[inline]
     pub(crate) fn take(&self, wait: Wait) -> Option<u32> {
+        match self.take_first(matches!(wait, Wait::Never)) {
+            Some(i) => Some(i),
+            None => self.take_rest(wait),
+        }
+    }
+
+    /// The first step of [`take`](Self::take), inlined into every acquire:
+    /// in a pool without caches, with nobody waiting (or `exact`), the
+    /// bitmap's first try from this thread's hint (`Bitmap::take_near`: one
+    /// RMW), then the hint's update and the count. It makes no call, so the
+    /// caller keeps nothing live across one. `None` proves nothing: the
+    /// caller goes on with [`take_rest`](Self::take_rest) (with the same
+    /// `wait`; `exact` is `wait` being `Never`).
+    #[inline(always)]
+    pub(crate) fn take_first(&self, exact: bool) -> Option<u32> {
+        // With others waiting, `take_rest` polls (`strike_ring_polling`).
+        if self.cache_capacity != 0 || (!exact && self.waiters.has_waiters()) {
+            return None;
+        }
+        let i = self.free.take_near(bitmap::raw_hint())?;
+        bitmap::remember(i);
+        self.ring_gets.bump(i);
+        Some(i)
+    }
+
+    /// [`take`](Self::take) past [`take_first`](Self::take_first): the
+    /// ring-only strike's search (the first try made), or, with caches,
+    /// the whole strike; then the wait.
+    #[inline(never)]
+    pub(crate) fn take_rest(&self, wait: Wait) -> Option<u32> {
         if self.cache_capacity == 0 {
             // Without caches a strike is the bitmap's take alone, which
             // needs no `Delivery`: nothing moves between caches, so there
             // is nobody to serve and no waker to run.
-            let got = self.strike_ring(matches!(wait, Wait::Never));
-            if got.is_some() || matches!(wait, Wait::Never) {
+            let exact = matches!(wait, Wait::Never);
+            let got = self.strike_ring(exact);
+            if got.is_some() || exact {
                 return got;
             }
         }
@@ -186,7 +222,8 @@ impl Engine {
         got
     }
 
-    /// One attempt: this thread's cache, the bitmap, other threads' caches.
+    /// One attempt: this thread's cache, the bitmap, other threads' caches
+    /// (without caches: past `take_first`, which the caller made).
     /// `exact`: `None` only if every index was held at some instant of the
     /// call (with caches on, a frozen second pass over them; `cache`).
     fn strike(&self, exact: bool, delivery: &mut Delivery) -> Option<u32> {
@@ -205,23 +242,38 @@ impl Engine {
         got
     }
 
-    /// The strike of a pool without caches: the bitmap alone, its get
-    /// counted by the holder (`HolderCounts`). `exact` as for `strike`.
-    #[inline]
+    /// The strike of a pool without caches past its first try
+    /// (`take_first`, which every caller made just before): the bitmap
+    /// alone, its get counted by the holder (`HolderCounts`). `exact` as
+    /// for `strike`.
     fn strike_ring(&self, exact: bool) -> Option<u32> {
-        let got = if !exact && self.waiters.has_waiters() {
-            // While others wait, the bitmap is usually empty (returns are
-            // handed to waiting tasks, and a front thread takes the one put
-            // there for it): one pass of loads, rather than the exact
-            // take's two.
-            self.poll_free()
+        if !exact && self.waiters.has_waiters() {
+            self.strike_ring_polling()
         } else {
-            self.take_free()
-        };
+            self.strike_ring_search()
+        }
+    }
+
+    /// A ring-only strike while others wait: the bitmap is usually empty
+    /// (returns are handed to waiting tasks, and a front thread takes the
+    /// one put there for it), so one pass of loads, rather than the exact
+    /// take's two.
+    fn strike_ring_polling(&self) -> Option<u32> {
+        let got = self.poll_free();
         if let Some(i) = got {
             self.ring_gets.bump(i);
         }
         got
+    }
+
+    /// A ring-only strike past the bitmap's first try: the exact search from
+    /// this thread's hint (seeded here on its first take), exact as
+    /// `Bitmap::take`.
+    fn strike_ring_search(&self) -> Option<u32> {
+        let i = self.free.search(bitmap::hint() & !bitmap::RETURNED)?;
+        bitmap::remember(i);
+        self.ring_gets.bump(i);
+        Some(i)
     }
 
     /// A `try_get` found the pool empty: every buffer was in use.
@@ -417,12 +469,20 @@ impl Engine {
             if cfg!(iobuf_mutant = "ring_return_skips_serve") || !self.waiters.has_waiters() {
                 return;
             }
-            let mut delivery = Delivery::default();
-            self.serve_waiters(&mut delivery);
-            delivery.finish();
-            return;
+            // In tail position, as `give_slow`: the inlined part makes no
+            // other call, so it saves no register.
+            return self.serve_after_put();
         }
         self.give_slow(index);
+    }
+
+    /// A ring-only return found a waiter after its put: serve it.
+    #[cold]
+    #[inline(never)]
+    fn serve_after_put(&self) {
+        let mut delivery = Delivery::default();
+        self.serve_waiters(&mut delivery);
+        delivery.finish();
     }
 
     /// `give` with caches, or while others wait.
@@ -557,12 +617,17 @@ pub(crate) struct Take<'a> {
 impl Future for Take<'_> {
     type Output = u32;
 
-    /// The first poll's cache hit inlined, as `get` has it; everything
-    /// else out of line.
+    /// The first poll's cache hit inlined, as `get` has it, and without
+    /// caches the ring's first try (`take_first`); everything else out of
+    /// line.
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
         if self.waiter.is_none() {
             if let Some(i) = cache::pop(self.engine.pool_id) {
+                return Poll::Ready(i);
+            }
+            // A pool without caches: the ring-only first try, as `get`'s.
+            if let Some(i) = self.engine.take_first(false) {
                 return Poll::Ready(i);
             }
         }
@@ -599,7 +664,8 @@ impl Take<'_> {
             return Some(i);
         }
         // First poll, past the cache: a strike, no spinning (the executor's
-        // thread is not ours to hold). Without caches, `poll_missed` struck.
+        // thread is not ours to hold). Without caches, `poll` made the
+        // ring's first try (`take_first`) and `poll_missed` its search.
         if engine.cache_capacity != 0 {
             if let Some(i) = engine.strike(false, delivery) {
                 return Some(i);

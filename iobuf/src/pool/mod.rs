@@ -545,7 +545,7 @@ impl<T> BoundedPool<T> {
     #[cold]
     #[inline(never)]
     fn get_slow(&self) -> Pooled<'_, T> {
-        Pooled::new(self, self.take_waiting())
+        self.acquire_waiting(|i| Pooled::new(self, i))
     }
 
     /// Takes a buffer, waiting at most `timeout` for one to be returned.
@@ -571,7 +571,7 @@ impl<T> BoundedPool<T> {
     /// As [`get`](Self::get), for an `Arc`-shared pool: the guard is
     /// `'static`.
     pub fn get_owned(self: &Arc<Self>) -> OwnedPooled<T> {
-        OwnedPooled::new(self.clone(), self.take_waiting())
+        self.acquire_waiting(|i| OwnedPooled::new(self.clone(), i))
     }
 
     /// As [`try_get`](Self::try_get), for an `Arc`-shared pool.
@@ -608,7 +608,7 @@ impl<T> BoundedPool<T> {
 
     /// Takes a buffer as a bare token, waiting as [`get`](Self::get) does.
     pub fn get_index(&self) -> BufIndex {
-        self.token(self.take_waiting())
+        self.acquire_waiting(|i| self.token(i))
     }
 
     /// Takes a buffer as a bare token, waiting at most `timeout`.
@@ -681,8 +681,22 @@ impl<T> BoundedPool<T> {
 
     /// The one acquire path of the fallible methods: an index from the
     /// engine, handed to `hold`; without one, the error `wait` calls for.
+    ///
+    /// The engine's first try (`Engine::take_first`) inlined, the rest in
+    /// one call in tail position: a ring-only get that the first try serves
+    /// makes no call and saves no register.
+    #[inline(always)]
     fn acquire<H>(&self, wait: Wait, hold: impl FnOnce(u32) -> H) -> Result<H, Error> {
-        match self.engine().take(wait) {
+        match self.engine().take_first(matches!(wait, Wait::Never)) {
+            Some(i) => Ok(hold(i)),
+            None => self.acquire_rest(wait, hold),
+        }
+    }
+
+    /// `acquire` past the engine's first try.
+    #[inline(never)]
+    fn acquire_rest<H>(&self, wait: Wait, hold: impl FnOnce(u32) -> H) -> Result<H, Error> {
+        match self.engine().take_rest(wait) {
             Some(i) => Ok(hold(i)),
             None if matches!(wait, Wait::Never) => {
                 self.engine().note_try_get_failure(self.capacity());
@@ -692,11 +706,24 @@ impl<T> BoundedPool<T> {
         }
     }
 
-    /// The one acquire path of the waiting methods.
-    fn take_waiting(&self) -> u32 {
-        self.engine()
-            .take(Wait::Forever)
-            .expect("a wait without a deadline ends only with an index")
+    /// The one acquire path of the waiting methods: as `acquire`, waiting
+    /// as long as it takes.
+    #[inline(always)]
+    fn acquire_waiting<H>(&self, hold: impl FnOnce(u32) -> H) -> H {
+        match self.engine().take_first(false) {
+            Some(i) => hold(i),
+            None => self.acquire_waiting_rest(hold),
+        }
+    }
+
+    /// `acquire_waiting` past the engine's first try.
+    #[inline(never)]
+    fn acquire_waiting_rest<H>(&self, hold: impl FnOnce(u32) -> H) -> H {
+        let i = self
+            .engine()
+            .take_rest(Wait::Forever)
+            .expect("a wait without a deadline ends only with an index");
+        hold(i)
     }
 
     /// Returns a token's buffer to the pool, waking a sleeping getter if
@@ -751,17 +778,30 @@ impl<T> BoundedPool<T> {
     /// hit inlined, as for gets, the rest out of line.
     #[inline]
     pub(crate) fn release(&self, index: u32) {
-        if self.settings.zero.is_none() && cache::push(self.id, index) {
+        if self.settings.zero.is_some() {
+            return self.release_zeroed(index);
+        }
+        if cache::push(self.id, index) {
             return;
         }
         self.release_slow(index);
     }
 
-    /// `release` past a cache hit: zeroing, a full or missing cache, a
-    /// waiter, or no caching at all.
+    /// `release` past a cache hit, in a pool that does not zero returns: a
+    /// full or missing cache, a waiter, or no caching at all.
     #[cold]
     #[inline(never)]
     fn release_slow(&self, index: u32) {
+        // Inlined, with its slow paths in tail position: a ring-only
+        // return makes no call and saves no register.
+        self.engine().give(index);
+    }
+
+    /// `release` in a pool that zeroes returns: zero, then give (past the
+    /// inlined cache push, which would skip the zeroing).
+    #[cold]
+    #[inline(never)]
+    fn release_zeroed(&self, index: u32) {
         if let Some(zero) = self.settings.zero {
             // SAFETY: the releasing holder still owns `index` (I1), so
             // nothing else touches the item.

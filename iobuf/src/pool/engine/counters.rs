@@ -3,8 +3,6 @@
 //! waits and their wait-time histogram are counted by the wait queue,
 //! under its lock (W6 in `wait.rs`).
 
-use crossbeam_utils::CachePadded;
-
 use crate::bitmap::{self, Bitmap};
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) use crate::wait::{WAIT_BOUNDS_MICROS, WaitTimes};
@@ -65,6 +63,18 @@ impl Counters {
 /// Counters of the indices per line: 16 of 8 bytes on a 128-byte line.
 const COUNTS_PER_LINE: u32 = 16;
 
+/// One line of [`HolderCounts`]: `COUNTS_PER_LINE` counters, alone on a
+/// 128-byte line (`CACHE_LINE_SIZE` or more everywhere but s390x, whose
+/// 256-byte lines it halves). `repr(C)`: the counters start the line.
+#[repr(C, align(128))]
+struct Line([AtomicU64; COUNTS_PER_LINE as usize]);
+
+/// Whether the lines, back to back, are one array of counters: a line is
+/// exactly its counters, with no padding (std's 8-byte atomics; not
+/// loom's, whose atomics are larger). Then `bump` indexes that array.
+const FLAT: bool =
+    std::mem::size_of::<Line>() == COUNTS_PER_LINE as usize * std::mem::size_of::<AtomicU64>();
+
 /// One counter per index, each written only by the index's holder: the
 /// shared gets of a pool without thread caches.
 ///
@@ -82,10 +92,13 @@ const COUNTS_PER_LINE: u32 = 16;
 /// Memory: a 128-byte line per 16 indices of a word (8 bytes per index in
 /// pools of 128 buffers or more; a line per word in smaller ones).
 pub(crate) struct HolderCounts {
-    lines: Box<[CachePadded<[AtomicU64; COUNTS_PER_LINE as usize]>]>,
-    /// Index `i`'s counter is on line `i >> line_shift`: the index's word
-    /// when a word has at most 16 indices, else its half of the word.
-    line_shift: u32,
+    lines: Box<[Line]>,
+    /// Index `i`'s counter is counter `i << spread` of the lines taken as
+    /// one array (16 per line): `spread = log2(16 / per_line)`, with
+    /// `per_line = min(per, 16)` a word's indices per line. So line
+    /// `i >> log2(per_line)` (the index's word when a word has at most 16
+    /// indices, else its half of the word), slot `(i % per_line) << spread`.
+    spread: u32,
 }
 
 impl HolderCounts {
@@ -101,9 +114,9 @@ impl HolderCounts {
         };
         HolderCounts {
             lines: (0..lines)
-                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+                .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
                 .collect(),
-            line_shift: per_line.trailing_zeros(),
+            spread: (COUNTS_PER_LINE / per_line).trailing_zeros(),
         }
     }
 
@@ -112,16 +125,42 @@ impl HolderCounts {
     pub(crate) fn bytes_for(capacity: usize) -> usize {
         let (words, per) = bitmap::shape_for(capacity);
         let lines = words.saturating_mul(per.div_ceil(COUNTS_PER_LINE) as usize);
-        lines.saturating_mul(std::mem::size_of::<
-            CachePadded<[AtomicU64; COUNTS_PER_LINE as usize]>,
-        >())
+        lines.saturating_mul(std::mem::size_of::<Line>())
     }
 
     /// The holder of `index` (the caller) counts a get.
     #[inline]
     pub(super) fn bump(&self, index: u32) {
-        let line = &self.lines[(index >> self.line_shift) as usize];
-        let counter = &line[(index & ((1 << self.line_shift) - 1)) as usize];
+        let flat = (index as usize) << self.spread;
+        debug_assert!(
+            flat < self.lines.len() * COUNTS_PER_LINE as usize,
+            "index {index}: counter {flat} of {} lines",
+            self.lines.len()
+        );
+        let counter = if FLAT {
+            let first = self.lines.as_ptr().cast::<AtomicU64>();
+            // SAFETY: `FLAT`: each `Line` (`repr(C)`) is its 16 counters
+            // with no padding, and a slice lays its lines back to back, so
+            // the slice is one array of `lines.len() * 16` counters, and the
+            // pointer from `as_ptr` may reach all of it. `flat` is in it:
+            // `index` is an index of the bitmap `new` sized these counters
+            // for (its holder calls: I1), so `index < words * per`, and
+            // `flat = index * 16 / per_line < words * (per / per_line) * 16`,
+            // the counters of the lines `new` made (with counting on: `bump`
+            // is called only then).
+            let counter = unsafe { first.add(flat) };
+            // SAFETY: an initialised counter of `lines` (above), which lives
+            // as long as `&self`; atomics are shared through `&`.
+            unsafe { &*counter }
+        } else {
+            let (line, slot) = (
+                flat / COUNTS_PER_LINE as usize,
+                flat % COUNTS_PER_LINE as usize,
+            );
+            // SAFETY: `line < lines.len()`, as `flat` is in range (above).
+            let line = unsafe { self.lines.get_unchecked(line) };
+            &line.0[slot]
+        };
         // ORDERING: Relaxed: only the index's holder writes its counter, and
         // the previous holder's store happens before this load (the bitmap's
         // SeqCst RMWs or the hand-off's lock passed the index on), so
@@ -135,9 +174,78 @@ impl HolderCounts {
     pub(super) fn sum(&self) -> u64 {
         self.lines
             .iter()
-            .flat_map(|line| line.iter())
+            .flat_map(|line| line.0.iter())
             // ORDERING: Relaxed: a statistic.
             .map(|c| c.load(Ordering::Relaxed))
             .fold(0, u64::wrapping_add)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod holder_count_tests {
+    use super::{COUNTS_PER_LINE, FLAT, HolderCounts};
+    use crate::bitmap::Bitmap;
+    use crate::sync::Ordering;
+
+    /// Where index `i`'s count lands: the (line, slot) whose counter a bump
+    /// of `i` alone raised.
+    fn place_of(counts: &HolderCounts, i: u32) -> (usize, usize) {
+        let before: Vec<u64> = counts
+            .lines
+            .iter()
+            .flat_map(|l| l.0.iter().map(|c| c.load(Ordering::Relaxed)))
+            .collect();
+        counts.bump(i);
+        let after = counts
+            .lines
+            .iter()
+            .flat_map(|l| l.0.iter().map(|c| c.load(Ordering::Relaxed)));
+        let changed: Vec<usize> = before
+            .iter()
+            .zip(after)
+            .enumerate()
+            .filter(|(_, (b, a))| **b != *a)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(changed.len(), 1, "index {i} bumped {changed:?}");
+        let k = changed[0];
+        (k / COUNTS_PER_LINE as usize, k % COUNTS_PER_LINE as usize)
+    }
+
+    #[test]
+    fn every_index_has_its_own_counter_on_its_own_words_lines() {
+        // On x86-64 (std's 8-byte atomics) `bump` takes the flat path.
+        assert_eq!(FLAT, std::mem::size_of::<crate::sync::AtomicU64>() == 8);
+        // Each bump is checked against every counter: fewer under Miri.
+        let capacities: Vec<usize> = if cfg!(miri) {
+            vec![1, 2, 3, 4, 5, 8, 33, 64, 129]
+        } else {
+            (1..=70).chain([100, 128, 129, 1000, 1024]).collect()
+        };
+        for capacity in capacities {
+            let free = Bitmap::new_full(capacity);
+            let (_, per) = free.shape();
+            let counts = HolderCounts::new(&free, true);
+            assert_eq!(
+                counts.lines.len() * std::mem::size_of::<super::Line>(),
+                HolderCounts::bytes_for(capacity),
+                "capacity {capacity}"
+            );
+            let mut owner = vec![None; counts.lines.len() * COUNTS_PER_LINE as usize];
+            for i in 0..capacity as u32 {
+                let (line, slot) = place_of(&counts, i);
+                let word = i / per;
+                let k = line * COUNTS_PER_LINE as usize + slot;
+                assert_eq!(owner[k], None, "capacity {capacity}: {i} shares a counter");
+                owner[k] = Some(i);
+                // No line holds two words' counters.
+                let other = owner[line * COUNTS_PER_LINE as usize..][..COUNTS_PER_LINE as usize]
+                    .iter()
+                    .flatten()
+                    .find(|&&j| j / per != word);
+                assert_eq!(other, None, "capacity {capacity}: {i}'s line");
+            }
+            assert_eq!(counts.sum(), capacity as u64);
+        }
     }
 }
