@@ -570,6 +570,134 @@ fn the_writer_writes_views_bytes_and_filled_buffers_across_partial_writes() {
     );
 }
 
+/// A destination that takes at most `chunk` bytes per call and records
+/// the slice lengths of each vectored write.
+struct Slices {
+    out: Vec<u8>,
+    chunk: usize,
+    calls: Vec<Vec<usize>>,
+}
+
+impl Slices {
+    fn new(chunk: usize) -> Self {
+        Slices {
+            out: Vec::new(),
+            chunk,
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl Write for Slices {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls.push(slices.iter().map(|s| s.len()).collect());
+        let mut left = self.chunk;
+        for s in slices {
+            let n = s.len().min(left);
+            self.out.extend_from_slice(&s[..n]);
+            left -= n;
+        }
+        Ok(self.chunk - left)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn frames_of_one_read_leave_as_one_slice() {
+    let pool = Arc::new(MediumBufferPool::new(2).unwrap());
+    let sent = frames(&[10, 0, 200, 33, 1000, 5]);
+    let bytes = wire(&sent);
+    // Frames keep their header, so the echo is the wire itself.
+    let codec = LengthDelimited::builder()
+        .max_frame_length(8000)
+        .length_adjustment(4)
+        .num_skip(0)
+        .new_codec();
+    for chunk in [usize::MAX, 7] {
+        let mut reader = FrameReader::new(
+            Chunked::new(&bytes, usize::MAX),
+            codec.clone(),
+            Pools::new(pool.clone()),
+        )
+        .unwrap();
+        let mut out = FrameWriter::new(Slices::new(chunk));
+        while let Some(frame) = reader.read_frame().unwrap() {
+            out.feed(frame);
+        }
+        assert_eq!(out.queued(), bytes.len());
+        out.flush().unwrap();
+        assert_eq!(out.get_ref().out, bytes, "byte-exact, chunk {chunk}");
+        let calls = &out.get_ref().calls;
+        assert!(calls.iter().all(|c| c.len() == 1), "{calls:?}");
+        assert_eq!(calls[0], [bytes.len()], "six frames, one slice");
+        assert_eq!(calls.len(), bytes.len().div_ceil(chunk.min(bytes.len())));
+        drop(reader);
+        assert_eq!(
+            pool.available(),
+            2,
+            "the joined views' shares all went home"
+        );
+    }
+}
+
+#[test]
+fn only_views_that_follow_each_other_in_one_buffer_are_joined() {
+    let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+    let (mut a, mut b) = (
+        iobuf::shared::SplitBuf::from(pool.get_owned()),
+        iobuf::shared::SplitBuf::from(pool.get_owned()),
+    );
+    if b.as_ptr() < a.as_ptr() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let size = a.capacity();
+    assert_eq!(
+        a.as_ptr().wrapping_add(size),
+        b.as_ptr(),
+        "one slab: the second buffer starts where the first ends"
+    );
+    a.extend_from_slice(&vec![1; size]);
+    b.extend_from_slice(b"abcdefgh");
+    let a_end = a.split_to(size).slice(size - 2..);
+    let (b1, gap, b2) = (b.split_to(2), b.split_to(2), b.split_to(2));
+    let mut out = FrameWriter::new(Slices::new(usize::MAX));
+    out.feed(a_end); // ends where `b1` starts, in another buffer
+    out.feed(b1.clone());
+    out.feed(b2); // `gap` lies between
+    out.feed(Bytes::from_static(b"gh")); // not a view
+    out.feed(gap.clone());
+    out.feed(gap.slice(2..)); // empty: not queued
+    out.flush().unwrap();
+    assert_eq!(out.get_ref().out, b"\x01\x01abefghcd");
+    assert_eq!(out.get_ref().calls, [vec![2, 2, 2, 2, 2]]);
+    drop((a, b, b1, gap));
+    assert_eq!(pool.available(), 2);
+
+    // Views of one buffer, one after the other: one slice, and a partial
+    // write leaves the rest of the joined view queued.
+    let mut c = iobuf::shared::SplitBuf::from(pool.get_owned());
+    c.extend_from_slice(b"0123456789");
+    let mut out = FrameWriter::new(Slices::new(3));
+    for _ in 0..5 {
+        out.feed(c.split_to(2));
+    }
+    drop(c);
+    assert_eq!(pool.available(), 1, "the queued views hold the buffer");
+    out.flush().unwrap();
+    assert_eq!(out.get_ref().out, b"0123456789");
+    assert_eq!(
+        out.get_ref().calls,
+        [vec![10], vec![7], vec![4], vec![1]],
+        "one slice: the rest of the joined view after each partial write"
+    );
+    assert_eq!(pool.available(), 2);
+}
+
 #[test]
 fn send_writes_only_past_the_high_water_mark_with_one_writev_per_call() {
     let mut out = FrameWriter::new(Trickle {

@@ -9,7 +9,7 @@ use crate::filled::Filled;
 use crate::pool::{OwnedPooled, Pooled};
 use crate::shared::{SplitBuf, View};
 
-/// The most frames one vectored write takes (Linux's `IOV_MAX` is 1024;
+/// The most slices one vectored write takes (Linux's `IOV_MAX` is 1024;
 /// 64 slices are on the stack and more per call buys little).
 const MAX_SLICES: usize = 64;
 
@@ -99,12 +99,26 @@ impl Queue {
         }
     }
 
+    /// Queues `frame`: joined onto the last queued frame when both are
+    /// views and it starts where that one ends in the same buffer (frames
+    /// of one read, cut one after the other), so that they leave as one
+    /// slice, with no copy.
     pub(crate) fn push(&mut self, frame: Outgoing) {
         let len = frame.bytes().len();
-        if len > 0 {
-            self.queued += len;
-            self.frames.push_back(frame);
+        if len == 0 {
+            return;
         }
+        self.queued += len;
+        let frame = match (self.frames.back_mut(), frame) {
+            (Some(Outgoing(Repr::View(last))), Outgoing(Repr::View(view))) => {
+                match last.try_join(view) {
+                    Ok(()) => return,
+                    Err(view) => Outgoing(Repr::View(view)),
+                }
+            }
+            (_, frame) => frame,
+        };
+        self.frames.push_back(frame);
     }
 
     pub(crate) fn queued(&self) -> usize {
@@ -171,7 +185,11 @@ pub(crate) fn write_zero() -> io::Error {
 
 /// Writes queued frames ([`View`]s, `Bytes`, pooled buffers) to a blocking
 /// [`std::io::Write`] with one vectored write (`writev`) per call, as many
-/// frames as are queued (up to 64), advancing across partial writes.
+/// frames as are queued (up to 64 slices), advancing across partial writes.
+/// A view queued right after a view of the same buffer that ends where it
+/// starts (the frames of one read, echoed) joins it: they leave as one
+/// slice, with no copy, so the kernel walks one segment, not one per
+/// frame.
 ///
 /// [`send`](Self::send) queues a frame and, once at least the high-water
 /// mark of bytes is queued, writes until less is (backpressure, as

@@ -687,6 +687,25 @@ impl View {
         self.len = self.len.min(len);
     }
 
+    /// Joins `next` onto the end of this view when it starts where this
+    /// one ends, in the same buffer (two frames cut one after the other,
+    /// say): no copy, `next`'s share is dropped. Otherwise gives `next`
+    /// back untouched. (`BytesMut::unsplit` without its copying fallback.)
+    pub(crate) fn try_join(&mut self, next: View) -> Result<(), View> {
+        // One count per buffer: equal counts, both alive, mean one buffer
+        // out of the pool; the addresses compare as integers, never read.
+        let same_buffer = self.home.count == next.home.count;
+        if !same_buffer || self.ptr.as_ptr().wrapping_add(self.len) != next.ptr.as_ptr() {
+            return Err(next);
+        }
+        // `ptr..ptr + len + next.len` is this view's frozen range followed
+        // by `next`'s, in the buffer both shares keep out of the pool, and
+        // `ptr` came from the slab's raw pointer (`SplitBuf::view`), whose
+        // provenance covers the whole buffer: `as_slice` stays sound.
+        self.len += next.len;
+        Ok(())
+    }
+
     /// Drops the first `n` bytes of the view.
     fn advance_by(&mut self, n: usize) {
         assert!(
