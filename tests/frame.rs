@@ -48,6 +48,17 @@ fn ld(max: usize) -> LengthDelimited {
     LengthDelimited::builder().max_frame_length(max).new_codec()
 }
 
+/// As `ld`, with frames that keep their header (`num_skip(0)`, which the
+/// adjustment then counts, as in tokio-util): an echo sends them back as
+/// they came.
+fn keeps_header(max: usize) -> LengthDelimited {
+    LengthDelimited::builder()
+        .max_frame_length(max)
+        .length_adjustment(4)
+        .num_skip(0)
+        .new_codec()
+}
+
 /// `frames` encoded with a 4-byte big-endian length.
 fn wire(frames: &[Vec<u8>]) -> Vec<u8> {
     let codec = LengthDelimited::new();
@@ -613,11 +624,7 @@ fn frames_of_one_read_leave_as_one_slice() {
     let sent = frames(&[10, 0, 200, 33, 1000, 5]);
     let bytes = wire(&sent);
     // Frames keep their header, so the echo is the wire itself.
-    let codec = LengthDelimited::builder()
-        .max_frame_length(8000)
-        .length_adjustment(4)
-        .num_skip(0)
-        .new_codec();
+    let codec = keeps_header(8000);
     for chunk in [usize::MAX, 7] {
         let mut reader = FrameReader::new(
             Chunked::new(&bytes, usize::MAX),
@@ -696,6 +703,46 @@ fn only_views_that_follow_each_other_in_one_buffer_are_joined() {
         "one slice: the rest of the joined view after each partial write"
     );
     assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn joined_views_wake_their_reader_when_written() {
+    // One 512-byte buffer: three frames and the start of a fourth fill it;
+    // the fourth needs the room the first three hold, so the reader waits,
+    // watching its buffer (R3). Queued on a writer, the three are joined
+    // into one entry that holds their three shares; writing it gives them
+    // back at once, and the reader must wake and read on.
+    let pool = Arc::new(MicroBufferPool::new(1).unwrap());
+    let bytes = wire(&frames(&[100, 100, 200, 300]));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_pool = pool.clone();
+    let reader = std::thread::spawn(move || {
+        let source = Chunked::new(&bytes, usize::MAX);
+        let codec = keeps_header(500);
+        let mut reader = FrameReader::new(source, codec, Pools::new(reader_pool)).unwrap();
+        for _ in 0..3 {
+            tx.send(reader.read_frame().unwrap().unwrap()).unwrap();
+        }
+        let last = reader.read_frame().unwrap().unwrap().to_vec();
+        assert!(reader.read_frame().unwrap().is_none());
+        last
+    });
+    let mut out = FrameWriter::new(Slices::new(usize::MAX));
+    for _ in 0..3 {
+        out.feed(rx.recv().unwrap());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(
+        pool.available(),
+        0,
+        "the reader waits, the writer holds the buffer"
+    );
+    out.flush().unwrap();
+    let bytes = wire(&frames(&[100, 100, 200, 300]));
+    assert_eq!(out.get_ref().out, bytes[..412]);
+    assert_eq!(out.get_ref().calls, [vec![412]], "three frames, one slice");
+    assert_eq!(reader.join().unwrap(), bytes[412..]);
+    assert_eq!(pool.available(), 1);
 }
 
 #[test]

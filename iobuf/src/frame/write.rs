@@ -7,7 +7,7 @@ use std::io::{self, IoSlice};
 use crate::buffer::BufferTier;
 use crate::filled::Filled;
 use crate::pool::{OwnedPooled, Pooled};
-use crate::shared::{SplitBuf, View};
+use crate::shared::{Joined, SplitBuf, View};
 
 /// The most slices one vectored write takes (Linux's `IOV_MAX` is 1024;
 /// 64 slices are on the stack and more per call buys little).
@@ -21,7 +21,8 @@ pub struct Outgoing(Repr);
 
 #[derive(Clone, Debug)]
 enum Repr {
-    View(View),
+    /// A view, with the shares of the views the queue joined onto it.
+    View(Joined),
     #[cfg(feature = "bytes")]
     Bytes(bytes::Bytes),
     Static(&'static [u8]),
@@ -30,7 +31,7 @@ enum Repr {
 impl Outgoing {
     pub(crate) fn bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::View(v) => v,
+            Repr::View(v) => v.view(),
             #[cfg(feature = "bytes")]
             Repr::Bytes(b) => b,
             Repr::Static(s) => s,
@@ -40,7 +41,7 @@ impl Outgoing {
 
 impl From<View> for Outgoing {
     fn from(view: View) -> Outgoing {
-        Outgoing(Repr::View(view))
+        Outgoing(Repr::View(Joined::new(view)))
     }
 }
 
@@ -103,6 +104,7 @@ impl Queue {
     /// views and it starts where that one ends in the same buffer (frames
     /// of one read, cut one after the other), so that they leave as one
     /// slice, with no copy.
+    #[inline]
     pub(crate) fn push(&mut self, frame: Outgoing) {
         let len = frame.bytes().len();
         if len == 0 {
@@ -189,7 +191,8 @@ pub(crate) fn write_zero() -> io::Error {
 /// A view queued right after a view of the same buffer that ends where it
 /// starts (the frames of one read, echoed) joins it: they leave as one
 /// slice, with no copy, so the kernel walks one segment, not one per
-/// frame.
+/// frame, and their shares of the buffer go back with one atomic
+/// decrement once written, not one per frame.
 ///
 /// [`send`](Self::send) queues a frame and, once at least the high-water
 /// mark of bytes is queued, writes until less is (backpressure, as
