@@ -664,6 +664,7 @@ macro_rules! reader_common {
             /// # Errors
             ///
             /// As `read_frame`'s decoding errors.
+            #[inline]
             pub fn next_buffered(&mut self) -> std::io::Result<Option<$crate::shared::View>> {
                 self.core.next_buffered()
             }

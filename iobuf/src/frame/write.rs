@@ -139,15 +139,22 @@ impl Queue {
         &mut self,
         write: impl FnOnce(&[IoSlice<'_>]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let (mut n, mut given) = (0, 0);
-        for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
-            let bytes = frame.bytes();
-            slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
-            given += slices[i].len();
-            n += 1;
-        }
-        let written = write(&slices[..n])?;
+        let (written, given) = if self.frames.len() == 1 {
+            // One frame queued (the frames of one read, joined): no array
+            // of slices to fill.
+            let bytes = &self.frames[0].bytes()[self.offset..];
+            (write(&[IoSlice::new(bytes)])?, bytes.len())
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let (mut n, mut given) = (0, 0);
+            for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
+                let bytes = frame.bytes();
+                slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
+                given += slices[i].len();
+                n += 1;
+            }
+            (write(&slices[..n])?, given)
+        };
         if written > given {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -250,6 +257,7 @@ macro_rules! writer_common {
 
             /// Queues a frame, with no I/O, whatever is queued already (the
             /// high-water mark is `send`'s).
+            #[inline]
             pub fn feed(&mut self, frame: impl Into<$crate::frame::Outgoing>) {
                 self.queue.push(frame.into());
             }
