@@ -44,7 +44,8 @@
 //! the measured window only, it counts frames/s; the process's heap
 //! allocations (a counting global allocator: the client makes none after
 //! its warm-up, so they are the server's); the server's reads that
-//! returned data (a wrapper around its socket counts them); and the CPU
+//! returned data and its writes (calls, slices per call and bytes per call:
+//! a wrapper around its socket counts them); and the CPU
 //! time of the server's threads and of the client's (Linux's per-thread
 //! `schedstat`). On loopback a sender's system call also runs the
 //! receiver's TCP input, so each side's CPU includes some of the other's.
@@ -227,6 +228,25 @@ fn server_reads() -> u64 {
     SERVER_READS.load(Ordering::Relaxed)
 }
 
+/// Server writes that took bytes (each one `write`/`writev` system call),
+/// the slices they were given, and the bytes they took, every connection
+/// together.
+static SERVER_WRITES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// `SERVER_WRITES` now: calls, slices, bytes.
+fn server_writes() -> [u64; 3] {
+    // ORDERING: Relaxed: see `server_reads`.
+    SERVER_WRITES.each_ref().map(|c| c.load(Ordering::Relaxed))
+}
+
+/// Counts one write that took `bytes` of `slices` slices.
+fn count_write(slices: usize, bytes: usize) {
+    for (counter, n) in SERVER_WRITES.iter().zip([1, slices, bytes]) {
+        // ORDERING: Relaxed: see `server_reads`.
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
 /// The load: the same for every server.
 #[derive(Clone, Copy, Debug)]
 struct Config {
@@ -337,7 +357,8 @@ impl Server {
     }
 }
 
-/// The server's socket, counting its reads that returned data.
+/// The server's socket, counting its reads that returned data and its
+/// writes that took bytes.
 #[derive(Debug)]
 struct Counted<T>(T);
 
@@ -373,7 +394,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.0).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n @ 1..)) = polled {
+            count_write(1, n);
+        }
+        polled
     }
 
     fn poll_write_vectored(
@@ -381,7 +406,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n @ 1..)) = polled {
+            count_write(bufs.len(), n);
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -554,6 +583,8 @@ struct Mark {
     at: Instant,
     allocations: u64,
     reads: u64,
+    /// `server_writes`: calls, slices, bytes.
+    writes: [u64; 3],
     /// CPU time of the server's threads and of the others (the client's).
     server_cpu: Option<Duration>,
     client_cpu: Option<Duration>,
@@ -566,10 +597,12 @@ impl Mark {
         let (server_cpu, client_cpu) = (cpu_time(true), cpu_time(false));
         let allocations = allocations();
         let reads = server_reads();
+        let writes = server_writes();
         Mark {
             at: Instant::now(),
             allocations,
             reads,
+            writes,
             server_cpu,
             client_cpu,
         }
@@ -580,10 +613,12 @@ impl Mark {
         let at = Instant::now();
         let allocations = allocations();
         let reads = server_reads();
+        let writes = server_writes();
         Mark {
             at,
             allocations,
             reads,
+            writes,
             server_cpu: cpu_time(true),
             client_cpu: cpu_time(false),
         }
@@ -609,6 +644,7 @@ impl Window {
             elapsed: end.at - start.at,
             allocations: end.allocations - start.allocations,
             reads: end.reads - start.reads,
+            writes: [0, 1, 2].map(|i| end.writes[i] - start.writes[i]),
             server_cpu: cpu(start.server_cpu, end.server_cpu),
             client_cpu: cpu(start.client_cpu, end.client_cpu),
             ..Measured::default()
@@ -628,6 +664,9 @@ struct Measured {
     allocations: u64,
     /// Server reads that returned data, in the measured window.
     reads: u64,
+    /// Server writes that took bytes, the slices they were given and the
+    /// bytes they took, in the measured window.
+    writes: [u64; 3],
     /// CPU time of the server's threads, and of the client's, in the
     /// measured window (where Linux's `schedstat` can be read).
     server_cpu: Option<Duration>,
@@ -647,6 +686,7 @@ impl Default for Measured {
             elapsed: Duration::ZERO,
             allocations: 0,
             reads: 0,
+            writes: [0; 3],
             server_cpu: Some(Duration::ZERO),
             client_cpu: Some(Duration::ZERO),
             bytes_checked: 0,
@@ -662,6 +702,9 @@ impl Measured {
         self.elapsed += other.elapsed;
         self.allocations += other.allocations;
         self.reads += other.reads;
+        for (sum, n) in self.writes.iter_mut().zip(other.writes) {
+            *sum += n;
+        }
         let sum = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
         self.server_cpu = sum(self.server_cpu, other.server_cpu);
         self.client_cpu = sum(self.client_cpu, other.client_cpu);
@@ -683,6 +726,16 @@ impl Measured {
 
     fn reads_per_frame(&self) -> f64 {
         self.reads as f64 / self.frames.max(1) as f64
+    }
+
+    /// Writes per frame, slices per write, bytes per write.
+    fn write_shape(&self) -> (f64, f64, f64) {
+        let [calls, slices, bytes] = self.writes.map(|n| n as f64);
+        (
+            calls / self.frames.max(1) as f64,
+            slices / calls.max(1.0),
+            bytes / calls.max(1.0),
+        )
     }
 
     /// CPU microseconds per frame, as text with `decimals` decimals ("-"
@@ -1034,6 +1087,13 @@ fn print_report(report: &Report) {
         );
     }
     println!("(CPU: per frame, in the measured windows; MiB/s: one way, headers included)");
+    for (server, m) in Server::ALL.iter().zip(&report.servers) {
+        let (writes, slices, bytes) = m.write_shape();
+        println!(
+            "{}: {writes:.4} writes per frame, {slices:.1} slices and {bytes:.0} bytes per write",
+            server.name()
+        );
+    }
     let [iobuf, framed, bytesmut] = &report.servers;
     println!(
         "iobuf / framed = {:.2}x, iobuf / bytesmut = {:.2}x in frames/s; \

@@ -48,6 +48,17 @@ fn ld(max: usize) -> LengthDelimited {
     LengthDelimited::builder().max_frame_length(max).new_codec()
 }
 
+/// As `ld`, with frames that keep their header (`num_skip(0)`, which the
+/// adjustment then counts, as in tokio-util): an echo sends them back as
+/// they came.
+fn keeps_header(max: usize) -> LengthDelimited {
+    LengthDelimited::builder()
+        .max_frame_length(max)
+        .length_adjustment(4)
+        .num_skip(0)
+        .new_codec()
+}
+
 /// `frames` encoded with a 4-byte big-endian length.
 fn wire(frames: &[Vec<u8>]) -> Vec<u8> {
     let codec = LengthDelimited::new();
@@ -568,6 +579,170 @@ fn the_writer_writes_views_bytes_and_filled_buffers_across_partial_writes() {
         2,
         "written frames give their buffers back"
     );
+}
+
+/// A destination that takes at most `chunk` bytes per call and records
+/// the slice lengths of each vectored write.
+struct Slices {
+    out: Vec<u8>,
+    chunk: usize,
+    calls: Vec<Vec<usize>>,
+}
+
+impl Slices {
+    fn new(chunk: usize) -> Self {
+        Slices {
+            out: Vec::new(),
+            chunk,
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl Write for Slices {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls.push(slices.iter().map(|s| s.len()).collect());
+        let mut left = self.chunk;
+        for s in slices {
+            let n = s.len().min(left);
+            self.out.extend_from_slice(&s[..n]);
+            left -= n;
+        }
+        Ok(self.chunk - left)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn frames_of_one_read_leave_as_one_slice() {
+    let pool = Arc::new(MediumBufferPool::new(2).unwrap());
+    let sent = frames(&[10, 0, 200, 33, 1000, 5]);
+    let bytes = wire(&sent);
+    // Frames keep their header, so the echo is the wire itself.
+    let codec = keeps_header(8000);
+    for chunk in [usize::MAX, 7] {
+        let mut reader = FrameReader::new(
+            Chunked::new(&bytes, usize::MAX),
+            codec.clone(),
+            Pools::new(pool.clone()),
+        )
+        .unwrap();
+        let mut out = FrameWriter::new(Slices::new(chunk));
+        while let Some(frame) = reader.read_frame().unwrap() {
+            out.feed(frame);
+        }
+        assert_eq!(out.queued(), bytes.len());
+        out.flush().unwrap();
+        assert_eq!(out.get_ref().out, bytes, "byte-exact, chunk {chunk}");
+        let calls = &out.get_ref().calls;
+        assert!(calls.iter().all(|c| c.len() == 1), "{calls:?}");
+        assert_eq!(calls[0], [bytes.len()], "six frames, one slice");
+        assert_eq!(calls.len(), bytes.len().div_ceil(chunk.min(bytes.len())));
+        drop(reader);
+        assert_eq!(
+            pool.available(),
+            2,
+            "the joined views' shares all went home"
+        );
+    }
+}
+
+#[test]
+fn only_views_that_follow_each_other_in_one_buffer_are_joined() {
+    let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+    let (mut a, mut b) = (
+        iobuf::shared::SplitBuf::from(pool.get_owned()),
+        iobuf::shared::SplitBuf::from(pool.get_owned()),
+    );
+    if b.as_ptr() < a.as_ptr() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let size = a.capacity();
+    assert_eq!(
+        a.as_ptr().wrapping_add(size),
+        b.as_ptr(),
+        "one slab: the second buffer starts where the first ends"
+    );
+    a.extend_from_slice(&vec![1; size]);
+    b.extend_from_slice(b"abcdefgh");
+    let a_end = a.split_to(size).slice(size - 2..);
+    let (b1, gap, b2) = (b.split_to(2), b.split_to(2), b.split_to(2));
+    let mut out = FrameWriter::new(Slices::new(usize::MAX));
+    out.feed(a_end); // ends where `b1` starts, in another buffer
+    out.feed(b1.clone());
+    out.feed(b2); // `gap` lies between
+    out.feed(Bytes::from_static(b"gh")); // not a view
+    out.feed(gap.clone());
+    out.feed(gap.slice(2..)); // empty: not queued
+    out.flush().unwrap();
+    assert_eq!(out.get_ref().out, b"\x01\x01abefghcd");
+    assert_eq!(out.get_ref().calls, [vec![2, 2, 2, 2, 2]]);
+    drop((a, b, b1, gap));
+    assert_eq!(pool.available(), 2);
+
+    // Views of one buffer, one after the other: one slice, and a partial
+    // write leaves the rest of the joined view queued.
+    let mut c = iobuf::shared::SplitBuf::from(pool.get_owned());
+    c.extend_from_slice(b"0123456789");
+    let mut out = FrameWriter::new(Slices::new(3));
+    for _ in 0..5 {
+        out.feed(c.split_to(2));
+    }
+    drop(c);
+    assert_eq!(pool.available(), 1, "the queued views hold the buffer");
+    out.flush().unwrap();
+    assert_eq!(out.get_ref().out, b"0123456789");
+    assert_eq!(
+        out.get_ref().calls,
+        [vec![10], vec![7], vec![4], vec![1]],
+        "one slice: the rest of the joined view after each partial write"
+    );
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn joined_views_wake_their_reader_when_written() {
+    // One 512-byte buffer: three frames and the start of a fourth fill it;
+    // the fourth needs the room the first three hold, so the reader waits,
+    // watching its buffer (R3). Queued on a writer, the three are joined
+    // into one entry that holds their three shares; writing it gives them
+    // back at once, and the reader must wake and read on.
+    let pool = Arc::new(MicroBufferPool::new(1).unwrap());
+    let bytes = wire(&frames(&[100, 100, 200, 300]));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_pool = pool.clone();
+    let reader = std::thread::spawn(move || {
+        let source = Chunked::new(&bytes, usize::MAX);
+        let codec = keeps_header(500);
+        let mut reader = FrameReader::new(source, codec, Pools::new(reader_pool)).unwrap();
+        for _ in 0..3 {
+            tx.send(reader.read_frame().unwrap().unwrap()).unwrap();
+        }
+        let last = reader.read_frame().unwrap().unwrap().to_vec();
+        assert!(reader.read_frame().unwrap().is_none());
+        last
+    });
+    let mut out = FrameWriter::new(Slices::new(usize::MAX));
+    for _ in 0..3 {
+        out.feed(rx.recv().unwrap());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(
+        pool.available(),
+        0,
+        "the reader waits, the writer holds the buffer"
+    );
+    out.flush().unwrap();
+    let bytes = wire(&frames(&[100, 100, 200, 300]));
+    assert_eq!(out.get_ref().out, bytes[..412]);
+    assert_eq!(out.get_ref().calls, [vec![412]], "three frames, one slice");
+    assert_eq!(reader.join().unwrap(), bytes[412..]);
+    assert_eq!(pool.available(), 1);
 }
 
 #[test]

@@ -285,12 +285,21 @@ impl Write for OverclaimsWrites {
 
 #[test]
 fn a_destination_that_reports_more_written_than_given_is_an_error() {
-    let mut out = FrameWriter::new(OverclaimsWrites);
-    out.feed(&b"one"[..]);
-    out.feed(&b"two"[..]);
-    let err = out.flush().unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-    assert_eq!(out.queued(), 6, "no frame was taken as written");
+    // Two frames (one slice each), and one frame (the writer's one-slice
+    // path, as for the joined frames of one read).
+    for frames in [&[&b"one"[..], &b"two"[..]][..], &[&b"one"[..]][..]] {
+        let mut out = FrameWriter::new(OverclaimsWrites);
+        for &frame in frames {
+            out.feed(frame);
+        }
+        let err = out.flush().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert_eq!(
+            out.queued(),
+            3 * frames.len(),
+            "no frame was taken as written"
+        );
+    }
 }
 
 /// Claims 4 KiB buffers and hands out 512-byte ones.

@@ -410,11 +410,31 @@ impl LengthDelimited {
     }
 }
 
+/// The unsigned value of a length field of 1 to 8 bytes: one load for the
+/// usual 4-byte field, a byte at a time for the others.
+#[inline]
+fn field_value(field: &[u8], endian: Endian) -> u64 {
+    if let Ok(word) = <[u8; 4]>::try_from(field) {
+        return u64::from(match endian {
+            Endian::Big => u32::from_be_bytes(word),
+            Endian::Little => u32::from_le_bytes(word),
+        });
+    }
+    let mut value = 0u64;
+    let mut push = |byte: u8| value = (value << 8) | u64::from(byte);
+    match endian {
+        Endian::Big => field.iter().copied().for_each(&mut push),
+        Endian::Little => field.iter().rev().copied().for_each(&mut push),
+    }
+    value
+}
+
 fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 impl Decoder for LengthDelimited {
+    #[inline]
     fn decode(&mut self, buf: &[u8]) -> io::Result<Decoded> {
         if let Some(frame) = self.in_flight.clone() {
             return Ok(self.finish(frame, buf));
@@ -431,13 +451,7 @@ impl Decoder for LengthDelimited {
         if buf.len() < head {
             return Ok(Decoded::Incomplete(Some(head)));
         }
-        let mut value = 0u64;
-        let mut push = |byte: u8| value = (value << 8) | u64::from(byte);
-        let field = &buf[b.field_offset..header];
-        match b.endian {
-            Endian::Big => field.iter().copied().for_each(&mut push),
-            Endian::Little => field.iter().rev().copied().for_each(&mut push),
-        }
+        let value = field_value(&buf[b.field_offset..header], b.endian);
         // As tokio-util: the field itself, before adjustment, against the
         // maximum.
         let max = b.max_frame_len;
@@ -463,8 +477,15 @@ impl Decoder for LengthDelimited {
                 "a frame of 0 bytes with num_skip 0 consumes nothing".into(),
             ));
         }
-        self.in_flight = Some(skip..end);
-        Ok(self.finish(skip..end, buf))
+        if buf.len() < end {
+            // The header is not read again when the rest comes.
+            self.in_flight = Some(skip..end);
+            return Ok(Decoded::Incomplete(Some(end)));
+        }
+        Ok(Decoded::Frame {
+            frame: skip..end,
+            consumed: end,
+        })
     }
 
     fn max_buffered_len(&self) -> Option<usize> {

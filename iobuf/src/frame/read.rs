@@ -143,7 +143,10 @@ impl<D: Decoder> Core<D> {
         self.buf.is_some()
     }
 
-    /// The next step.
+    /// The next step. The frame path is inlined into the callers (a frame
+    /// per call: no more than the decoder, the checks and the cut); errors
+    /// and the need for more bytes go out of line.
+    #[inline]
     pub(crate) fn step(&mut self) -> io::Result<Step> {
         if self.done {
             return Ok(Step::Done);
@@ -158,55 +161,68 @@ impl<D: Decoder> Core<D> {
                 self.decoder.decode(buf.as_slice())
             };
             match decoded {
-                // The decoder goes on after it (`Lines` discarding a long
-                // line): the reader keeps its place and its bytes.
-                Err(e) if self.decoder.can_resume() => return Err(e),
-                Err(e) => return Err(self.fail(e)),
-                Ok(Decoded::Frame { frame, consumed }) => {
-                    if frame.start > frame.end || frame.end > consumed || consumed > buf.len() {
-                        let len = buf.len();
-                        return Err(self.fail(invalid(format!(
-                            "the decoder reported frame {frame:?}, consuming {consumed} bytes, \
-                             of {len} buffered"
-                        ))));
-                    }
-                    if consumed == 0 {
-                        return Err(self.fail(invalid(
-                            "the decoder reported a frame that consumes no bytes".into(),
-                        )));
-                    }
+                Ok(Decoded::Frame { frame, consumed })
+                    if frame.start <= frame.end
+                        && frame.end <= consumed
+                        && consumed <= buf.len()
+                        && consumed > 0 =>
+                {
                     self.need = None;
                     return Ok(Step::Frame(buf.cut(frame, consumed)));
                 }
-                Ok(Decoded::Skip(n)) => {
-                    if n == 0 || n > buf.len() {
-                        let len = buf.len();
-                        return Err(self.fail(invalid(format!(
-                            "the decoder asked to skip {n} bytes of {len} buffered"
-                        ))));
-                    }
+                Ok(Decoded::Skip(n)) if n > 0 && n <= buf.len() => {
                     buf.consume(n);
                     self.need = None;
                 }
-                Ok(Decoded::Incomplete(_)) if self.eof => {
-                    let partial = buf.len();
-                    return Err(self.fail(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the stream ended inside a frame ({partial} bytes of it read)"),
-                    )));
-                }
-                Ok(Decoded::Incomplete(total)) => {
+                Ok(Decoded::Incomplete(total)) if !self.eof => {
                     self.need = total;
                     break;
                 }
+                other => return Err(self.refused(other)),
             }
         }
-        if self.eof {
-            // Every byte before the end of the stream is decoded.
-            self.buf = None;
-            self.done = true;
-            return Ok(Step::Done);
+        self.more()
+    }
+
+    /// What `step` does with a decoder's answer it cannot take: an error
+    /// (that ends the stream unless the decoder can resume), a frame or a
+    /// skip outside the bytes buffered, a frame that consumes nothing, or
+    /// an incomplete frame at the end of the stream.
+    #[cold]
+    #[inline(never)]
+    fn refused(&mut self, decoded: io::Result<Decoded>) -> io::Error {
+        let len = self.buffered();
+        match decoded {
+            // The decoder goes on after it (`Lines` discarding a long
+            // line): the reader keeps its place and its bytes.
+            Err(e) if self.decoder.can_resume() => e,
+            Err(e) => self.fail(e),
+            Ok(Decoded::Frame { frame, consumed })
+                if frame.start > frame.end || frame.end > consumed || consumed > len =>
+            {
+                self.fail(invalid(format!(
+                    "the decoder reported frame {frame:?}, consuming {consumed} bytes, \
+                     of {len} buffered"
+                )))
+            }
+            Ok(Decoded::Frame { .. }) => self.fail(invalid(
+                "the decoder reported a frame that consumes no bytes".into(),
+            )),
+            Ok(Decoded::Skip(n)) => self.fail(invalid(format!(
+                "the decoder asked to skip {n} bytes of {len} buffered"
+            ))),
+            Ok(Decoded::Incomplete(_)) => self.fail(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the stream ended inside a frame ({len} bytes of it read)"),
+            )),
         }
+    }
+
+    /// `step` once the bytes buffered hold no whole frame: the end of the
+    /// stream, or what to do for more bytes.
+    #[inline(never)]
+    fn more(&mut self) -> io::Result<Step> {
+        let buf = self.buf.as_mut().expect("`step` holds a buffer");
         // More bytes are needed: at least one, or what the decoder said.
         let want = self.need.unwrap_or(0).max(buf.len() + 1);
         if want > self.pools.largest() {
@@ -237,6 +253,7 @@ impl<D: Decoder> Core<D> {
 
     /// The next frame if the bytes already read hold one; `None` if
     /// reading is needed (or the stream ended). No I/O, no buffer taken.
+    #[inline]
     pub(crate) fn next_buffered(&mut self) -> io::Result<Option<View>> {
         if self.buf.as_ref().is_none_or(SplitBuf::is_empty) {
             return Ok(None);
@@ -647,6 +664,7 @@ macro_rules! reader_common {
             /// # Errors
             ///
             /// As `read_frame`'s decoding errors.
+            #[inline]
             pub fn next_buffered(&mut self) -> std::io::Result<Option<$crate::shared::View>> {
                 self.core.next_buffered()
             }

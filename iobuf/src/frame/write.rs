@@ -7,9 +7,9 @@ use std::io::{self, IoSlice};
 use crate::buffer::BufferTier;
 use crate::filled::Filled;
 use crate::pool::{OwnedPooled, Pooled};
-use crate::shared::{SplitBuf, View};
+use crate::shared::{Joined, SplitBuf, View};
 
-/// The most frames one vectored write takes (Linux's `IOV_MAX` is 1024;
+/// The most slices one vectored write takes (Linux's `IOV_MAX` is 1024;
 /// 64 slices are on the stack and more per call buys little).
 const MAX_SLICES: usize = 64;
 
@@ -21,7 +21,8 @@ pub struct Outgoing(Repr);
 
 #[derive(Clone, Debug)]
 enum Repr {
-    View(View),
+    /// A view, with the shares of the views the queue joined onto it.
+    View(Joined),
     #[cfg(feature = "bytes")]
     Bytes(bytes::Bytes),
     Static(&'static [u8]),
@@ -30,7 +31,7 @@ enum Repr {
 impl Outgoing {
     pub(crate) fn bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::View(v) => v,
+            Repr::View(v) => v.view(),
             #[cfg(feature = "bytes")]
             Repr::Bytes(b) => b,
             Repr::Static(s) => s,
@@ -40,7 +41,7 @@ impl Outgoing {
 
 impl From<View> for Outgoing {
     fn from(view: View) -> Outgoing {
-        Outgoing(Repr::View(view))
+        Outgoing(Repr::View(Joined::new(view)))
     }
 }
 
@@ -99,12 +100,27 @@ impl Queue {
         }
     }
 
+    /// Queues `frame`: joined onto the last queued frame when both are
+    /// views and it starts where that one ends in the same buffer (frames
+    /// of one read, cut one after the other), so that they leave as one
+    /// slice, with no copy.
+    #[inline]
     pub(crate) fn push(&mut self, frame: Outgoing) {
         let len = frame.bytes().len();
-        if len > 0 {
-            self.queued += len;
-            self.frames.push_back(frame);
+        if len == 0 {
+            return;
         }
+        self.queued += len;
+        let frame = match (self.frames.back_mut(), frame) {
+            (Some(Outgoing(Repr::View(last))), Outgoing(Repr::View(view))) => {
+                match last.try_join(view) {
+                    Ok(()) => return,
+                    Err(view) => Outgoing(Repr::View(view)),
+                }
+            }
+            (_, frame) => frame,
+        };
+        self.frames.push_back(frame);
     }
 
     pub(crate) fn queued(&self) -> usize {
@@ -123,15 +139,22 @@ impl Queue {
         &mut self,
         write: impl FnOnce(&[IoSlice<'_>]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let (mut n, mut given) = (0, 0);
-        for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
-            let bytes = frame.bytes();
-            slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
-            given += slices[i].len();
-            n += 1;
-        }
-        let written = write(&slices[..n])?;
+        let (written, given) = if self.frames.len() == 1 {
+            // One frame queued (the frames of one read, joined): no array
+            // of slices to fill.
+            let bytes = &self.frames[0].bytes()[self.offset..];
+            (write(&[IoSlice::new(bytes)])?, bytes.len())
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let (mut n, mut given) = (0, 0);
+            for (i, frame) in self.frames.iter().take(MAX_SLICES).enumerate() {
+                let bytes = frame.bytes();
+                slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
+                given += slices[i].len();
+                n += 1;
+            }
+            (write(&slices[..n])?, given)
+        };
         if written > given {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -171,7 +194,12 @@ pub(crate) fn write_zero() -> io::Error {
 
 /// Writes queued frames ([`View`]s, `Bytes`, pooled buffers) to a blocking
 /// [`std::io::Write`] with one vectored write (`writev`) per call, as many
-/// frames as are queued (up to 64), advancing across partial writes.
+/// frames as are queued (up to 64 slices), advancing across partial writes.
+/// A view queued right after a view of the same buffer that ends where it
+/// starts (the frames of one read, echoed) joins it: they leave as one
+/// slice, with no copy, so the kernel walks one segment, not one per
+/// frame, and their shares of the buffer go back with one atomic
+/// decrement once written, not one per frame.
 ///
 /// [`send`](Self::send) queues a frame and, once at least the high-water
 /// mark of bytes is queued, writes until less is (backpressure, as
@@ -229,6 +257,7 @@ macro_rules! writer_common {
 
             /// Queues a frame, with no I/O, whatever is queued already (the
             /// high-water mark is `send`'s).
+            #[inline]
             pub fn feed(&mut self, frame: impl Into<$crate::frame::Outgoing>) {
                 self.queue.push(frame.into());
             }

@@ -33,7 +33,9 @@
 //!   buffer's count, a drop subtracts 1; a split (a [`SplitBuf`] cutting
 //!   a view) adds 32 at a time and hands them out one per view, so that
 //!   cutting many frames costs one atomic add per 32 of them (the writer
-//!   gives back the ones it did not use when it drops).
+//!   gives back the ones it did not use when it drops). A frame writer
+//!   joins the views of consecutive frames it queues and gives their
+//!   shares back with one subtraction once they are written.
 //! - A [`View`] is 48 bytes (pointer, length, and its share); converting
 //!   it into `bytes::Bytes` ([`View::into_bytes`]) allocates once, there.
 //! - A frozen part of the buffer is not reused until every view of it is
@@ -463,6 +465,7 @@ impl SplitBuf {
     /// filled bytes) and `consumed` bytes gone from the front, with one
     /// count increment. The caller checked `frame.start <= frame.end <=
     /// consumed <= len()`.
+    #[inline]
     pub(crate) fn cut(&mut self, frame: std::ops::Range<usize>, consumed: usize) -> View {
         assert!(frame.start <= frame.end && frame.end <= consumed && consumed <= self.len());
         let view = self.view(self.start + frame.start, frame.end - frame.start);
@@ -472,6 +475,7 @@ impl SplitBuf {
 
     /// A view of `len` bytes at `offset` of the buffer, from the writer's
     /// filled range.
+    #[inline]
     fn view(&mut self, offset: usize, len: usize) -> View {
         debug_assert!(offset >= self.start && offset + len <= self.filled);
         View {
@@ -485,6 +489,7 @@ impl SplitBuf {
 
     /// A share for a new view: one of the writer's credits, after adding
     /// a batch of them to the count if none is left.
+    #[inline]
     fn share(&mut self) -> Home {
         if self.credits == 0 {
             count::add_n(self.home.count(), CREDIT_BATCH);
@@ -697,6 +702,87 @@ impl View {
         // SAFETY: `n <= len`: still inside (or one past) the view.
         self.ptr = unsafe { self.ptr.add(n) };
         self.len -= n;
+    }
+}
+
+/// A view that may hold, besides its own share, the shares of views joined
+/// onto its end (the frame writer's queue): `n` frames cut one after the
+/// other cost one decrement of the count when they leave, not `n`.
+///
+/// Every share it holds is one of the count's (`extra` of them besides
+/// the view's own), so the buffer stays out of the pool while it lives;
+/// the drop gives the extra ones back in one decrement (never the last:
+/// the view's own share drops after it, and wakes a watcher as any drop
+/// does).
+#[derive(Debug)]
+pub(crate) struct Joined {
+    view: View,
+    /// Shares of joined views, held besides `view`'s own.
+    extra: u32,
+}
+
+impl Joined {
+    /// `view`, holding its own share only.
+    #[inline]
+    pub(crate) fn new(view: View) -> Joined {
+        Joined { view, extra: 0 }
+    }
+
+    /// The bytes: the view's, joined ones included.
+    #[inline]
+    pub(crate) fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// Joins `next` onto the end when it starts where this one ends, in
+    /// the same buffer (two frames cut one after the other, say): no copy,
+    /// no atomic operation (`next`'s shares are kept, and given back with
+    /// the others when this drops). Otherwise gives `next` back untouched.
+    /// (`BytesMut::unsplit` without its copying fallback.)
+    #[inline]
+    pub(crate) fn try_join(&mut self, next: Joined) -> Result<(), Joined> {
+        let view = &mut self.view;
+        // One count per buffer: equal counts, both alive, mean one buffer
+        // out of the pool; the addresses compare as integers, never read.
+        let same_buffer = view.home.count == next.view.home.count;
+        if !same_buffer || view.ptr.as_ptr().wrapping_add(view.len) != next.view.ptr.as_ptr() {
+            return Err(next);
+        }
+        // `ptr..ptr + len + next.len` is this view's frozen range followed
+        // by `next`'s, in the buffer both shares keep out of the pool, and
+        // `ptr` came from the slab's raw pointer (`SplitBuf::view`), whose
+        // provenance covers the whole buffer: `as_slice` stays sound.
+        view.len += next.view.len;
+        // Every share held here is one of the count's (at most
+        // `MAX_SHARES`, `count.rs`), so the sum cannot overflow.
+        debug_assert!(
+            u64::from(self.extra) + u64::from(next.extra) < u64::from(u32::MAX),
+            "more joined shares ({} + {}) than a count holds",
+            self.extra,
+            next.extra
+        );
+        self.extra += next.extra + 1;
+        // Its shares, its view's own and its extra ones, now count in
+        // `extra` (given back in `drop`): neither drop may run.
+        std::mem::forget(next);
+        Ok(())
+    }
+}
+
+impl Clone for Joined {
+    /// A clone of the view, with one share of its own.
+    fn clone(&self) -> Joined {
+        Joined::new(self.view.clone())
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        if self.extra > 0 {
+            // The view's own share (dropped next) keeps the count above
+            // `extra`: never the last one.
+            count::give_back(self.view.home.count(), self.extra);
+        }
     }
 }
 
