@@ -289,7 +289,9 @@
 //!    buffers.
 //! 3. **The pool** ([`pool`]): `mod.rs` is [`BoundedPool`]'s public surface
 //!    and its fast path; `engine.rs` is the one acquire path and the only
-//!    place that serves waiters; `cache/` holds the thread caches; `slab.rs`
+//!    place that serves waiters; `cache/` holds the thread caches, which
+//!    reach their pool only through `cache::Home`, a trait the cache owns
+//!    and the engine implements (`engine/home.rs`); `slab.rs`
 //!    the items, `side.rs` the per-index side words an integration may keep
 //!    there, `guard.rs`, `config.rs`, `trim.rs`, `traits.rs` and
 //!    `aliases.rs` the rest. A folder's `mod.rs` re-exporting its own child
@@ -313,10 +315,8 @@
 //! lower layer must call back up, it owns a small trait that the upper
 //! layer implements; trait impls for a type live beside the type (the
 //! [`AsIoVec`] impls of the guards, [`Filled`] and the views sit with
-//! those types). One known exception is allowed, and listed, in
-//! `.ci/layers`: the thread cache still names the engine (`pool/cache/*` →
-//! `pool/engine.rs`), until the cache reaches it through a trait of its
-//! own.
+//! those types). `.ci/layers` checks all of this on every CI run and
+//! allows no exception: no import points up, and no circle.
 //!
 //! # Correctness
 //!

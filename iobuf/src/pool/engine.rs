@@ -53,6 +53,7 @@ use crate::sync::{self, AtomicU64, Ordering};
 use crate::wait::{Delivery, Offer, Step, WaitQueue, Waiter, Wake};
 
 mod counters;
+mod home;
 #[cfg(all(loom, test))]
 mod tests;
 

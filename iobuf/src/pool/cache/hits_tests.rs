@@ -3,6 +3,7 @@
 
 use std::sync::Weak;
 
+use super::test_home::Pool;
 use super::{Fast, HIT, Magazine};
 use crate::sync::Ordering;
 
@@ -16,7 +17,7 @@ fn set_hits(magazine: &Magazine, hits: u32) {
 
 #[test]
 fn a_pop_that_carries_goes_slow_and_the_total_stays_exact() {
-    let magazine = Magazine::new(Weak::new(), 1, 8, false);
+    let magazine = Magazine::new(Weak::<Pool>::new(), 1, 8, false);
     for index in [10, 11, 12] {
         assert!(matches!(magazine.push(index), Fast::Done));
     }
@@ -42,7 +43,7 @@ fn a_pop_that_carries_goes_slow_and_the_total_stays_exact() {
 
 #[test]
 fn lengths_set_under_the_lock_keep_the_hit_count() {
-    let magazine = Magazine::new(Weak::new(), 1, 8, false);
+    let magazine = Magazine::new(Weak::<Pool>::new(), 1, 8, false);
     for index in 0..4 {
         assert!(matches!(magazine.push(index), Fast::Done));
     }

@@ -19,14 +19,13 @@
 //! [`magazine`] is the one place that turns such a pointer into a
 //! reference; every use below goes through it, with the reference bounded
 //! by the call (`with_front`) or by a `Local<'a>` that is `!Send` and
-//! borrows the pool's engine.
+//! borrows the pool's home.
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{Fast, Magazine, Moved, SLOTS};
-use crate::pool::engine::Engine;
+use super::{Fast, Home, Magazine, Moved, SLOTS};
 use crate::sync::{Held, Ordering};
 
 /// The fast table: no destructor, so `thread_local!` access is a plain
@@ -131,8 +130,8 @@ pub(crate) fn push(pool_id: u32, index: u32) -> bool {
 /// `exact` (a `try_get`): when that finds nothing, a second, frozen pass
 /// over every cache (`Registry::steal_exact`) makes "nothing" mean that
 /// every index was held at some instant of the call.
-pub(crate) fn take(engine: &Engine, exact: bool) -> (Option<u32>, Moved, Source) {
-    let own = match Local::find(engine) {
+pub(crate) fn take<H: Home>(home: &H, exact: bool) -> (Option<u32>, Moved, Source) {
+    let own = match Local::find(home) {
         Some(local) => {
             // (`pop` counts its own hit.)
             if let Fast::Got(i) = local.magazine.pop() {
@@ -145,20 +144,20 @@ pub(crate) fn take(engine: &Engine, exact: bool) -> (Option<u32>, Moved, Source)
         }
         // The thread is exiting: the bitmap, then the other caches.
         None => {
-            if let Some(i) = engine.take_free() {
+            if let Some(i) = home.take_free() {
                 return (Some(i), Moved::default(), Source::Shared);
             }
             None
         }
     };
-    let moved = engine.caches.steal(own, false, &engine.free);
-    let got = engine.take_free();
+    let moved = home.caches().steal(own, false, home.free());
+    let got = home.take_free();
     if got.is_some() || !exact {
         return (got, moved, Source::Steal);
     }
-    let (got, more) = engine
-        .caches
-        .steal_exact(own, &engine.free, || engine.take_free());
+    let (got, more) = home
+        .caches()
+        .steal_exact(own, home.free(), || home.take_free());
     (got, moved.and(more), Source::Steal)
 }
 
@@ -190,8 +189,8 @@ pub(crate) enum Gave {
 /// A return past a missed fast path, for a pool with caching on: this
 /// thread's cache (found or made), spilling a batch when full; back to the
 /// engine when a getter waits or the thread is exiting.
-pub(crate) fn give(engine: &Engine, index: u32) -> Gave {
-    match Local::find(engine) {
+pub(crate) fn give<H: Home>(home: &H, index: u32) -> Gave {
+    match Local::find(home) {
         Some(local) => {
             if let Fast::Done = local.magazine.push(index) {
                 return Gave::Kept;
@@ -204,27 +203,27 @@ pub(crate) fn give(engine: &Engine, index: u32) -> Gave {
 
 /// This thread's cache of one pool, for the length of one operation: it
 /// borrows the engine and cannot leave the thread.
-struct Local<'a> {
+struct Local<'a, H> {
     magazine: &'a Magazine,
-    engine: &'a Engine,
+    home: &'a H,
     /// A magazine reached through this thread's table is only valid on it.
     _not_send: PhantomData<*const ()>,
 }
 
-impl<'a> Local<'a> {
-    /// This thread's cache of `engine`'s pool, registering one on first use
+impl<'a, H: Home> Local<'a, H> {
+    /// This thread's cache of `home`'s pool, registering one on first use
     /// and moving it to the front of the table; `None` if the thread is
     /// exiting.
-    fn find(engine: &'a Engine) -> Option<Local<'a>> {
+    fn find(home: &'a H) -> Option<Local<'a, H>> {
         if cfg!(all(loom, test)) {
             // Loom's model threads share the OS thread's thread-locals,
             // which would outlive each model: under loom every thread is an
             // exiting one, and the models drive magazines directly.
             return None;
         }
-        let ptr = match lookup(engine.pool_id) {
+        let ptr = match lookup(home.pool_id()) {
             Lookup::Found(ptr) => ptr,
-            Lookup::Missing => attach(engine)?,
+            Lookup::Missing => attach(home)?,
             Lookup::Disabled => return None,
         };
         Some(Local {
@@ -232,7 +231,7 @@ impl<'a> Local<'a> {
             // there); the reference lives as long as this `Local`, which is
             // `!Send` and bounded by the caller's pool operation.
             magazine: unsafe { magazine(ptr) },
-            engine,
+            home,
             _not_send: PhantomData,
         })
     }
@@ -248,7 +247,7 @@ impl<'a> Local<'a> {
         if let Some(i) = mag.pop_hit() {
             return Some((i, Source::Cache));
         }
-        mag.fill_from_free(&self.engine.free, mag.batch());
+        mag.fill_from_free(self.home.free(), mag.batch());
         mag.pop_one().map(|i| (i, Source::Refill))
     }
 
@@ -258,13 +257,13 @@ impl<'a> Local<'a> {
     #[cold]
     fn spill(&self, index: u32) -> Gave {
         let mut mag = self.magazine.lock();
-        if self.engine.waiters.has_waiters() {
+        if self.home.has_waiters() {
             return Gave::Shared(index);
         }
         if mag.push_one(index) {
             return Gave::Kept;
         }
-        let moved = mag.move_to_free(&self.engine.free, mag.batch());
+        let moved = mag.move_to_free(self.home.free(), mag.batch());
         let kept = mag.push_one(index);
         debug_assert!(kept, "a spill left no room");
         Gave::Spilled(moved)
@@ -317,12 +316,12 @@ fn forget(magazine: *const Magazine) {
     });
 }
 
-/// Finds or makes this thread's magazine for `engine`'s pool and puts it at
+/// Finds or makes this thread's magazine for `home`'s pool and puts it at
 /// the front of the fast table; `None` if the thread is exiting. A magazine
 /// evicted from the table (of this pool or another) is flushed to its pool
 /// once the thread's `RefCell` borrow is released (W4 in `wait.rs`).
 #[cold]
-fn attach(engine: &Engine) -> Option<*const Magazine> {
+fn attach<H: Home>(home: &H) -> Option<*const Magazine> {
     let (ptr, evicted) = OWNED
         .try_with(|owned| {
             let mut owned = owned.0.borrow_mut();
@@ -336,10 +335,10 @@ fn attach(engine: &Engine) -> Option<*const Magazine> {
                 }
                 live
             });
-            let mine = match owned.iter().find(|m| m.pool_id == engine.pool_id) {
+            let mine = match owned.iter().find(|m| m.pool_id == home.pool_id()) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = engine.caches.register(engine);
+                    let m = home.caches().register(home);
                     owned.push(m.clone());
                     m
                 }
@@ -352,7 +351,7 @@ fn attach(engine: &Engine) -> Option<*const Magazine> {
                     t.ids[i].set(t.ids[i - 1].get());
                     t.magazines[i].set(t.magazines[i - 1].get());
                 }
-                t.ids[0].set(engine.pool_id);
+                t.ids[0].set(home.pool_id());
                 t.magazines[0].set(ptr);
                 evicted
             });

@@ -83,15 +83,25 @@
 //! [`Moved`], and the engine serves the waiters once every lock of this
 //! layer (magazine, registry, the thread's table borrow) is released
 //! (W4 in `wait.rs`). Thread exit and table eviction, which the engine does
-//! not drive, do the same through the magazine's weak reference to it.
+//! not drive, do the same through the magazine's weak reference to its
+//! [`Home`].
+//!
+//! # What this layer needs of its pool
+//!
+//! The cache never names the engine. What it needs of its pool (the
+//! bitmap, the registry, whether anyone waits, who serves the waiters) it
+//! asks through [`Home`], a trait this layer owns and the engine
+//! implements. The engine's calls are generic over it (no dynamic dispatch
+//! on any get or put); only a magazine's back reference, used on thread
+//! exit and eviction, is a `Weak<dyn Home>`.
 //!
 //! # Lifetimes
 //!
 //! A magazine is shared (`Arc`) by its pool's registry and its thread's
-//! exit guard, and holds its pool's engine weakly. Everything but the
+//! exit guard, and holds its pool's [`Home`] weakly. Everything but the
 //! owner's fast path goes through the magazine's lock. A flush after the
 //! pool dropped finds no engine and forgets the indices; one that upgraded
-//! the reference first keeps the engine (not the pool's buffers) alive
+//! the reference first keeps the home (not the pool's buffers) alive
 //! until it is done. Thread exit flushes the thread's magazines and
 //! disables its table, so that a buffer returned from a later thread-local
 //! destructor goes straight to the bitmap.
@@ -101,7 +111,6 @@ use std::sync::{Arc, Weak};
 
 use crossbeam_utils::CachePadded;
 
-use super::engine::Engine;
 use crate::bitmap::{self, Bitmap};
 use crate::sync::{
     self, AtomicBool, AtomicU8, AtomicU32, AtomicU64, Locked, Mutex, Ordering, hint,
@@ -111,6 +120,8 @@ use crate::sync::{
 mod hits_tests;
 mod local;
 mod registry;
+#[cfg(test)]
+mod test_home;
 #[cfg(all(loom, test))]
 mod tests;
 
@@ -135,6 +146,29 @@ const LEN_MASK: u64 = u32::MAX as u64;
 /// `Hot::len_hits`: from here on, one more hit carries out of the word.
 const CARRIES: u64 = (u32::MAX as u64) << 32;
 
+/// What a thread cache needs of its pool, owned by this layer so that it
+/// never names the pool's engine (module docs), which implements it.
+pub(crate) trait Home: Send + Sync + 'static {
+    /// The pool's id: the key of its magazine in each thread's table.
+    fn pool_id(&self) -> u32;
+    /// Indices per magazine.
+    fn cache_capacity(&self) -> u32;
+    /// The pool's bitmap of free indices.
+    fn free(&self) -> &Bitmap;
+    /// The pool's list of magazines.
+    fn caches(&self) -> &Registry;
+    /// Takes a free index from the bitmap; `None` only if every index was
+    /// held at some instant of the call.
+    fn take_free(&self) -> Option<u32>;
+    /// Whether a getter is queued.
+    fn has_waiters(&self) -> bool;
+    /// Hands indices that reached the bitmap to queued getters. Called
+    /// with no lock of this layer held; wakes them through `delivery`.
+    fn serve_waiters(&self, delivery: &mut crate::wait::Delivery);
+    /// A weak reference to this home, for the magazines it registers.
+    fn weak(&self) -> Weak<dyn Home>;
+}
+
 /// One thread's cache for one pool.
 pub(crate) struct Magazine {
     /// What the owner touches on every operation, on one line. Thieves
@@ -142,8 +176,8 @@ pub(crate) struct Magazine {
     hot: CachePadded<Hot>,
     /// Taken by thieves and flushes, never by the fast path.
     lock: Mutex<()>,
-    /// The pool's engine, while the pool (or a flush) keeps it alive.
-    engine: Weak<Engine>,
+    /// The pool's home, while the pool (or a flush) keeps it alive.
+    home: Weak<dyn Home>,
     pool_id: u32,
     /// Indices moved per refill or spill.
     batch: u32,
@@ -214,7 +248,7 @@ pub(crate) enum Fast {
 impl Magazine {
     /// A magazine; `waiting` starts it with `WAIT` set (a getter sleeps).
     pub(crate) fn new(
-        engine: Weak<Engine>,
+        home: Weak<dyn Home>,
         pool_id: u32,
         capacity: u32,
         waiting: bool,
@@ -231,28 +265,28 @@ impl Magazine {
                 items,
             }),
             lock: Mutex::new(()),
-            engine,
+            home,
             pool_id,
             batch: capacity.div_ceil(2),
             retired: AtomicBool::new(false),
         })
     }
 
-    /// Whether its pool's engine is gone.
+    /// Whether its pool's home is gone.
     fn is_detached(&self) -> bool {
-        self.engine.strong_count() == 0
+        self.home.strong_count() == 0
     }
 
-    /// Moves every index to the pool's bitmap, if the engine is still alive,
+    /// Moves every index to the pool's bitmap, if the home is still alive,
     /// and serves the waiters once the magazine's lock is released (thread
     /// exit, eviction: paths the engine does not drive). Returns the
     /// delivery for the caller to finish.
     pub(crate) fn flush(&self) -> crate::wait::Delivery {
         let mut delivery = crate::wait::Delivery::default();
-        let engine = self.engine.upgrade();
+        let home = self.home.upgrade();
         let mut mag = self.lock();
-        let moved = match &engine {
-            Some(engine) => mag.drain(&engine.free),
+        let moved = match &home {
+            Some(home) => mag.drain(home.free()),
             // The pool is gone: its indices with it.
             None => {
                 mag.set_len(0);
@@ -260,8 +294,10 @@ impl Magazine {
             }
         };
         drop(mag);
-        if let Some(engine) = engine {
-            engine.after_move(moved, &mut delivery);
+        if let Some(home) = home
+            && moved.any()
+        {
+            home.serve_waiters(&mut delivery);
         }
         delivery
     }

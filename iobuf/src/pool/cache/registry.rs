@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use super::{Magazine, Moved, heavy_fence};
+use super::{Home, Magazine, Moved, heavy_fence};
 use crate::bitmap::Bitmap;
-use crate::pool::engine::Engine;
 use crate::sync::{self, Locked, Mutex};
 
 /// Every live thread's magazine for one pool.
@@ -47,15 +46,10 @@ impl Registry {
     /// Makes and lists a magazine for the calling thread. Under the
     /// registry lock, so that it starts marked `WAIT` exactly when getters
     /// sleep (they mark and unmark magazines under the same lock).
-    pub(crate) fn register(&self, engine: &Engine) -> Arc<Magazine> {
+    pub(crate) fn register<H: Home>(&self, home: &H) -> Arc<Magazine> {
         let mut magazines = self.live();
-        let waiting = engine.waiters.has_waiters();
-        let magazine = Magazine::new(
-            engine.me.clone(),
-            engine.pool_id,
-            engine.cache_capacity,
-            waiting,
-        );
+        let waiting = home.has_waiters();
+        let magazine = Magazine::new(home.weak(), home.pool_id(), home.cache_capacity(), waiting);
         magazines.push(magazine.clone());
         magazine
     }
@@ -85,9 +79,9 @@ impl Registry {
                     // The mutant: waiters are served (and their wakers run)
                     // under the magazine and registry locks, as before the
                     // engine took over serving.
-                    if let Some(engine) = magazine.engine.upgrade() {
+                    if let Some(home) = magazine.home.upgrade() {
                         let mut delivery = crate::wait::Delivery::default();
-                        engine.serve_waiters(&mut delivery);
+                        home.serve_waiters(&mut delivery);
                         delivery.finish();
                     }
                 }
@@ -144,11 +138,11 @@ impl Registry {
     /// After a getter stopped waiting: if none waits any more, let the
     /// owners cache their returns again.
     #[cold]
-    pub(crate) fn stop_waiting(&self, engine: &Engine) {
+    pub(crate) fn stop_waiting<H: Home>(&self, home: &H) {
         let magazines = sync::lock(&self.magazines);
         // Under the registry lock: a getter that starts waiting now counts
         // itself first and marks magazines under this lock after us.
-        if engine.waiters.has_waiters() {
+        if home.has_waiters() {
             return;
         }
         for magazine in magazines.iter() {

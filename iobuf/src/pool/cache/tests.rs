@@ -7,7 +7,8 @@
 //!   never comes away empty-handed while the index sits in the owner's
 //!   magazine: either the owner's put saw the waiter and sent the index to the
 //!   ring, or the steal found it.
-//! - **Exact empty answer**: a `try_get` (`Engine::take(Wait::Never)`) over
+//! - **Exact empty answer**: an exact take (`take(home, true)`, what a
+//!   `try_get` strikes with) over
 //!   two magazines never reports empty while at every instant one index is
 //!   idle, though the idle one moves from the magazine it visits last to the
 //!   one it visits first (`Registry::steal_exact`; the mutant
@@ -17,8 +18,8 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::thread;
 
+use super::test_home::Pool;
 use super::{Fast, Magazine};
-use crate::pool::engine::{Engine, Wait};
 use crate::sync::Ordering::SeqCst;
 
 fn builder() -> loom::model::Builder {
@@ -32,7 +33,7 @@ fn builder() -> loom::model::Builder {
 #[test]
 fn owner_and_thief_never_share_an_index() {
     builder().check(|| {
-        let magazine = Magazine::new(std::sync::Weak::new(), 1, 2, false);
+        let magazine = Magazine::new(std::sync::Weak::<Pool>::new(), 1, 2, false);
         let got = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
         let take = |got: &[AtomicBool; 2], i: u32| {
             assert!(!got[i as usize].swap(true, SeqCst), "index {i} taken twice");
@@ -69,7 +70,7 @@ fn owner_and_thief_never_share_an_index() {
 #[test]
 fn a_waiter_never_misses_a_cached_index() {
     builder().check(|| {
-        let magazine = Magazine::new(std::sync::Weak::new(), 1, 2, false);
+        let magazine = Magazine::new(std::sync::Weak::<Pool>::new(), 1, 2, false);
         let waiters = Arc::new(AtomicUsize::new(0));
         let in_ring = Arc::new(AtomicBool::new(false));
 
@@ -107,12 +108,12 @@ fn a_waiter_never_misses_a_cached_index() {
 #[test]
 fn an_empty_try_get_means_every_index_was_held() {
     builder().check(|| {
-        let engine = Engine::new(2, 1, 2);
-        let a = engine.caches.register(&engine);
-        let b = engine.caches.register(&engine);
+        let pool = Pool::new(2);
+        let a = pool.caches.register(&*pool);
+        let b = pool.caches.register(&*pool);
         // `k` is held by A's owner; `j` idles in B.
-        let k = engine.take(Wait::Never).expect("a free index");
-        let j = engine.take(Wait::Never).expect("a free index");
+        let k = pool.try_get().expect("a free index");
+        let j = pool.try_get().expect("a free index");
         assert!(matches!(b.push(j), Fast::Done));
         let pushed = Arc::new(AtomicBool::new(false));
 
@@ -142,7 +143,7 @@ fn an_empty_try_get_means_every_index_was_held() {
                 }
             })
         };
-        let got = engine.take(Wait::Never);
+        let got = pool.try_get();
         owner_a.join().unwrap();
         let b_got = owner_b.join().unwrap();
         let got = got.expect("try_get found the pool empty while an index idled at every instant");

@@ -249,7 +249,7 @@ struct Reentrant {
 impl Wake for Reentrant {
     fn wake(self: Arc<Self>) {
         let _ = self.engine.available();
-        self.engine.caches.stop_waiting(&self.engine);
+        self.engine.caches.stop_waiting(&*self.engine);
         self.inner.wake_by_ref();
     }
 }
@@ -267,7 +267,7 @@ fn a_waker_that_reenters_the_pool_runs_outside_its_locks() {
         let engine = Engine::new(2, 1, 2);
         // This thread's cache (the model's threads have no thread-local
         // table under loom: its magazine is driven directly).
-        let magazine = engine.caches.register(&engine);
+        let magazine = engine.caches.register(&*engine);
         let a = engine.take(Wait::Never).expect("a free index");
         let b = engine.take(Wait::Never).expect("a free index");
         let task = {
