@@ -333,3 +333,107 @@ fn a_split_source_whose_buffer_size_lies_is_an_error() {
     drop(reader);
     assert_eq!(pool.available(), 4);
 }
+
+// ===== The end of the stream =====
+
+/// Gives its chunks one per read, then reports the end once; a read after
+/// that is a bug of the reader (a terminal, a pipe or a socket would block
+/// there, or hand over bytes that belong to nothing).
+struct EndsOnce {
+    chunks: Vec<&'static [u8]>,
+    ended: bool,
+}
+
+impl EndsOnce {
+    fn new(chunks: &[&'static [u8]]) -> EndsOnce {
+        EndsOnce {
+            chunks: chunks.iter().rev().copied().collect(),
+            ended: false,
+        }
+    }
+
+    fn next(&mut self, into: &mut [u8]) -> usize {
+        assert!(!self.ended, "read again after the source reported its end");
+        match self.chunks.pop() {
+            Some(chunk) => {
+                into[..chunk.len()].copy_from_slice(chunk);
+                chunk.len()
+            }
+            None => {
+                self.ended = true;
+                0
+            }
+        }
+    }
+}
+
+impl Read for EndsOnce {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        Ok(self.next(into))
+    }
+}
+
+impl AsyncRead for EndsOnce {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.get_mut().next(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A source's chunks, and the frames it must give.
+type Ending = (Vec<&'static [u8]>, Vec<&'static [u8]>);
+
+/// Sources ending with bytes that only `decode_eof` turns into frames (an
+/// unterminated last line, a lone `\r`), and what each must give.
+fn endings() -> Vec<Ending> {
+    vec![
+        (vec![b"a\nb"], vec![b"a", b"b"]),
+        (vec![b"a\n", b"bc"], vec![b"a", b"bc"]),
+        (vec![b"a\r\n\r"], vec![b"a"]),
+        (vec![b"a\n"], vec![b"a"]),
+        (vec![], vec![]),
+    ]
+}
+
+#[test]
+fn the_source_is_not_read_after_it_reported_its_end() {
+    for (chunks, want) in endings() {
+        let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+        let source = EndsOnce::new(&chunks);
+        let mut reader =
+            FrameReader::new(source, iobuf::frame::Lines::new(), Pools::new(pool.clone())).unwrap();
+        let mut got = Vec::new();
+        while let Some(frame) = reader.read_frame().unwrap() {
+            got.push(frame.to_vec());
+        }
+        assert_eq!(got, want, "{chunks:?}");
+        assert!(reader.read_frame().unwrap().is_none(), "stays ended");
+        drop(reader);
+        assert_eq!(pool.available(), 2, "{chunks:?}");
+    }
+}
+
+#[cfg_attr(miri, ignore = "tokio's runtime under Miri")]
+#[tokio::test]
+async fn the_async_source_is_not_read_after_it_reported_its_end() {
+    for (chunks, want) in endings() {
+        let pool = Arc::new(MicroBufferPool::new(2).unwrap());
+        let source = EndsOnce::new(&chunks);
+        let mut reader =
+            AsyncFrameReader::new(source, iobuf::frame::Lines::new(), Pools::new(pool.clone()))
+                .unwrap();
+        let mut got = Vec::new();
+        while let Some(frame) = reader.read_frame().await.unwrap() {
+            got.push(frame.to_vec());
+        }
+        assert_eq!(got, want, "{chunks:?}");
+        assert!(reader.read_frame().await.unwrap().is_none(), "stays ended");
+        drop(reader);
+        assert_eq!(pool.available(), 2, "{chunks:?}");
+    }
+}

@@ -96,7 +96,9 @@
 //!   finishes putting every index where it belongs (delivering the other
 //!   wake-ups), and only then is the panic resumed; an index the
 //!   panicking operation would have returned to its caller goes back to
-//!   the pool instead.
+//!   the pool instead. During an unwind (an operation in a `Drop`) the
+//!   panic is dropped, not resumed (a second panic would abort), and the
+//!   index stays the caller's: never both returned and given back.
 //!
 //! - **W6** the wait statistics ([`WaitStats`]) are counted under the
 //!   queue lock, at the two W1 transitions that begin and end a wait: a

@@ -222,6 +222,13 @@ impl<D: Decoder> Core<D> {
     /// stream, or what to do for more bytes.
     #[inline(never)]
     fn more(&mut self) -> io::Result<Step> {
+        if self.eof {
+            // Every byte before the end of the stream is decoded: the
+            // source is not read again after it reported the end.
+            self.buf = None;
+            self.done = true;
+            return Ok(Step::Done);
+        }
         let buf = self.buf.as_mut().expect("`step` holds a buffer");
         // More bytes are needed: at least one, or what the decoder said.
         let want = self.need.unwrap_or(0).max(buf.len() + 1);

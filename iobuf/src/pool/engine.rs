@@ -56,6 +56,8 @@ mod counters;
 mod home;
 #[cfg(all(loom, test))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod unwind_tests;
 
 use counters::Counters;
 pub(crate) use counters::{Counts, HolderCounts, WAIT_BOUNDS_MICROS};
@@ -208,9 +210,16 @@ impl Engine {
 
     /// The end of an acquire: `got` for the caller, unless a waker
     /// panicked on the way (W5 in `wait.rs`): then `got` goes back to the
-    /// pool and the panic resumes.
+    /// pool and the panic resumes. During an unwind (an acquire in a
+    /// `Drop`) the waker's panic cannot resume (`Delivery::finish` drops
+    /// it: a second panic would abort), so `got` stays the caller's: given
+    /// back and returned too, one buffer would have two holders.
     fn settle(&self, got: Option<u32>, delivery: Delivery) -> Option<u32> {
         if delivery.panicked() {
+            if std::thread::panicking() {
+                delivery.finish();
+                return got;
+            }
             if let Some(i) = got {
                 // A second panicking waker here is dropped: the first one
                 // resumes below.
@@ -219,6 +228,7 @@ impl Engine {
                 drop(again);
             }
             delivery.finish();
+            unreachable!("`finish` resumes a waker's panic outside an unwind");
         }
         got
     }

@@ -23,12 +23,15 @@ impl Registry {
     fn live(&self) -> Locked<'_, Vec<Arc<Magazine>>> {
         let mut magazines = sync::lock(&self.magazines);
         magazines.retain(|m| {
-            if m.is_retired() {
+            // Read once: a magazine that retires between two reads would
+            // leave the list with its hits uncounted.
+            let retired = m.is_retired();
+            if retired {
                 // ORDERING: Relaxed: a statistic, under the list's lock.
                 self.retired_hits
                     .fetch_add(m.hits(), crate::sync::Ordering::Relaxed);
             }
-            !m.is_retired()
+            !retired
         });
         magazines
     }
