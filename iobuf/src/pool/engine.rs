@@ -647,16 +647,11 @@ impl Future for Take<'_> {
 }
 
 impl Take<'_> {
-    /// A poll past the thread cache's hit (tried by the caller first, or
-    /// by `poll`): for a pool without caches, the first poll's strike is the
-    /// bitmap's alone, with no `Delivery` (as in `Engine::take`).
+    /// A poll past the first poll's inlined tries (the thread cache's hit
+    /// and, without caches, the ring's first try), made by the caller or
+    /// by `poll`.
     #[inline(never)]
     pub(crate) fn poll_missed(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
-        if self.waiter.is_none() && self.engine.cache_capacity == 0 {
-            if let Some(i) = self.engine.strike_ring(false) {
-                return Poll::Ready(i);
-            }
-        }
         let mut delivery = Delivery::default();
         let got = self.poll_queued(cx, &mut delivery);
         match self.engine.settle(got, delivery) {
@@ -674,13 +669,10 @@ impl Take<'_> {
             engine.left(false, delivery);
             return Some(i);
         }
-        // First poll, past the cache: a strike, no spinning (the executor's
-        // thread is not ours to hold). Without caches, `poll` made the
-        // ring's first try (`take_first`) and `poll_missed` its search.
-        if engine.cache_capacity != 0 {
-            if let Some(i) = engine.strike(false, delivery) {
-                return Some(i);
-            }
+        // First poll, past the inlined tries: a strike, no spinning (the
+        // executor's thread is not ours to hold).
+        if let Some(i) = engine.strike(false, delivery) {
+            return Some(i);
         }
         // The waker is cloned before any lock is taken (W4).
         let wake = Wake::Task(Some(cx.waker().clone()));

@@ -895,13 +895,17 @@ impl<'a, T, H, F: Fn(&'a BoundedPool<T>, u32) -> H + Unpin> Future for Hold<'a, 
         let index = match &mut this.take {
             // Polled again: the engine's `Take` has it from here.
             Some(take) => std::task::ready!(take.poll_missed(cx)),
-            // First poll: the cache hit, else a `Take` from here on.
+            // First poll: the cache hit, else (without caches) the ring's
+            // first try, as `get` has them; else a `Take` from here on.
             None => match cache::pop(pool.id) {
                 Some(i) => i,
-                None => {
-                    let take = this.take.insert(pool.engine().take_async());
-                    std::task::ready!(take.poll_missed(cx))
-                }
+                None => match pool.engine().take_first(false) {
+                    Some(i) => i,
+                    None => {
+                        let take = this.take.insert(pool.engine().take_async());
+                        std::task::ready!(take.poll_missed(cx))
+                    }
+                },
             },
         };
         this.pool = None;
