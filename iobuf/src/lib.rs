@@ -276,7 +276,7 @@
 //! fails on an upward import, a circle, or a file over 450 lines of code.
 //!
 //! 1. **Ground floor**: `sync.rs` (the loom shim, the only file that names
-//!    std's or loom's sync types), `error.rs`, `tier.rs` (the one tier
+//!    std's or loom's sync types), `clock.rs` (the wait statistics' clock), `error.rs`, `tier.rs` (the one tier
 //!    table), [`iovec`] (the iovec types and their proofs in `types.rs`,
 //!    below `buffer.rs`; collecting iovecs of buffers in `mod.rs`, above
 //!    it), `buffer.rs` ([`BufferTier`] and the standard buffer types),
@@ -341,6 +341,7 @@ extern crate self as iobuf;
 
 mod bitmap;
 mod buffer;
+mod clock;
 mod error;
 mod fence;
 pub mod filled;

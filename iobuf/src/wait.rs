@@ -40,10 +40,13 @@
 //! the microseconds the thread takes to run, while a running getter could
 //! use it now. If nobody waits, the return puts its index in the bitmap and then
 //! serves ([`WaitQueue::serve`]): it checks `len` again and hands what the
-//! bitmap holds to waiters that registered meanwhile (Dekker's pattern: `len`
-//! and the bitmap are both accessed `SeqCst`, so either the waiter's look
-//! finds the index, or finds it already taken by another getter, or the
-//! return sees the waiter).
+//! bitmap holds to waiters that registered meanwhile (Dekker's pattern: a
+//! registration's store to `len`, the return's load of it and both sides'
+//! bitmap accesses are `SeqCst`, so either the waiter's look finds the
+//! index, or finds it already taken by another getter, or the return sees
+//! the waiter; a waiter's leaving lowers `len` with a plain store, since a
+//! return that reads the count from before it only looks at the queue for
+//! nothing).
 //!
 //! # Liveness
 //!
@@ -118,9 +121,11 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
+
+use crate::clock::Stamp;
 
 use crate::sync::{
     self, AtomicBool, AtomicU32, AtomicUsize, Locked, Mutex, Ordering, loom_seq_cst_fence,
@@ -211,14 +216,9 @@ pub(crate) struct WaitStats {
 impl WaitStats {
     /// A wait that began at `since` ended at `now` (W6); a waiter that
     /// registered after the instant its hand-off read counts 0 ns.
-    fn ended(&mut self, since: Instant, now: Instant) {
-        let waited = now.saturating_duration_since(since);
+    fn ended(&mut self, since: Stamp, now: Stamp) {
         // Saturates after 584 years (`nanos`' wrapping sum is documented).
-        let nanos = waited
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(waited.subsec_nanos()));
-        self.times.add(nanos);
+        self.times.add(since.nanos_until(now));
     }
 }
 
@@ -236,9 +236,10 @@ const FAIR_EVERY: Duration = Duration::from_micros(500);
 /// it).
 #[derive(Default)]
 struct Fairness {
-    /// The next hand-off is due at this instant (unused under loom).
+    /// The last hand-off by turn; the next is due `FAIR_EVERY` after it
+    /// (unused under loom).
     #[cfg_attr(all(loom, test), allow(dead_code))]
-    at: Option<Instant>,
+    last: Option<Stamp>,
     /// Under loom, whose models must be deterministic: every second
     /// decision is a hand-off, so the models see both.
     #[cfg(all(loom, test))]
@@ -248,7 +249,7 @@ struct Fairness {
 impl Fairness {
     /// Whether this decision, at `now`, hands the index to the front
     /// thread; if so, the next hand-off is due `FAIR_EVERY` after `now`.
-    fn turn(&mut self, now: Instant) -> bool {
+    fn turn(&mut self, now: Stamp) -> bool {
         #[cfg(all(loom, test))]
         {
             let _ = now;
@@ -257,10 +258,11 @@ impl Fairness {
         }
         #[cfg(not(all(loom, test)))]
         {
-            match self.at {
-                Some(at) if now < at => false,
+            const FAIR_NANOS: u64 = FAIR_EVERY.as_nanos() as u64;
+            match self.last {
+                Some(last) if last.nanos_until(now) < FAIR_NANOS => false,
                 _ => {
-                    self.at = Some(now + FAIR_EVERY);
+                    self.last = Some(now);
                     true
                 }
             }
@@ -297,7 +299,7 @@ pub(crate) struct Waiter {
     /// task (always handed its index).
     thread: bool,
     /// Just before it registered: where its wait began (W6).
-    since: Instant,
+    since: Stamp,
     /// In the queue (W1). Read and written only under the queue lock, so
     /// `Relaxed`.
     queued: AtomicBool,
@@ -344,10 +346,26 @@ impl WaitQueue {
         sync::lock(&self.queue)
     }
 
-    fn set_len(&self, len: usize) {
-        // ORDERING: SeqCst, under the lock (W3): pairs with `has_waiters`.
+    /// `len` after a registration (W3, under the lock).
+    fn grew(&self, len: usize) {
+        // ORDERING: SeqCst: the waiter's half of the Dekker pattern (module
+        // docs), before its look at the bitmap; pairs with `has_waiters`.
         self.len.store(len, Ordering::SeqCst);
         loom_seq_cst_fence();
+    }
+
+    /// `len` after a waiter left the queue (W3, under the lock).
+    fn shrank(&self, len: usize) {
+        // ORDERING: Relaxed: only a registration's store must be seen by a
+        // return's `has_waiters`, and that store is SeqCst: a SeqCst load
+        // that follows it in the single total order reads it or a store
+        // after it in `len`'s modification order, and every store after it
+        // is made under the lock, so counts that waiter while it is
+        // queued. A load that still reads a count this store lowered only
+        // sends a return to `offer` or `serve` for nothing: they find the
+        // queue empty under the lock. (On x86 this saves the `xchg` of a
+        // SeqCst store on every hand-off.)
+        self.len.store(len, Ordering::Relaxed);
     }
 
     /// The waits so far (W6); takes the queue lock.
@@ -359,13 +377,16 @@ impl WaitQueue {
     /// Allocates its `Arc`.
     pub(crate) fn register(&self, wake: Wake) -> Arc<Waiter> {
         let thread = matches!(wake, Wake::Thread(_));
-        let waiter = Arc::new(Waiter {
+        let waiter = Waiter {
             thread,
             queued: AtomicBool::new(true),
-            since: Instant::now(),
+            since: Stamp::now(),
             handed: AtomicU32::new(UNHANDED),
             wake: Mutex::new(wake),
-        });
+        };
+        let waiter = Arc::new(waiter);
+        // Cloned before the lock, which it would otherwise hold longer.
+        let queued = waiter.clone();
         let mut queue = self.lock();
         let kind = if thread {
             &mut queue.stats.thread_waits
@@ -373,9 +394,9 @@ impl WaitQueue {
             &mut queue.stats.task_waits
         };
         *kind += 1;
-        queue.entries.push_back(waiter.clone());
+        queue.entries.push_back(queued);
         queue.queued += 1;
-        self.set_len(queue.queued);
+        self.grew(queue.queued);
         waiter
     }
 
@@ -386,7 +407,7 @@ impl WaitQueue {
     pub(crate) fn offer(&self, index: u32, to_free: impl FnOnce(u32)) -> Offer {
         // Read outside the lock, which it would otherwise hold longer: the
         // end of the wait handed the index (W6).
-        let now = Instant::now();
+        let now = Stamp::now();
         let mut queue = self.lock();
         let Some(thread) = queue.front().map(|w| w.thread) else {
             return Offer::Nobody(index);
@@ -402,7 +423,10 @@ impl WaitQueue {
             to_free(index);
             return Offer::Raced(wakeup);
         }
-        Offer::Handed(queue.hand_front(self, index, now))
+        let (wakeup, waiter) = queue.hand_front(self, index, now);
+        drop(queue);
+        drop(waiter);
+        Offer::Handed(wakeup)
     }
 
     /// One step of serving the bitmap's indices to waiters: the front waiter
@@ -415,7 +439,7 @@ impl WaitQueue {
         looks_empty: impl FnOnce() -> bool,
     ) -> Step {
         // As in `offer`: the end of the wait a hand-off ends (W6).
-        let now = Instant::now();
+        let now = Stamp::now();
         let mut queue = self.lock();
         let Some(thread) = queue.front().map(|w| w.thread) else {
             return Step::Done;
@@ -429,7 +453,12 @@ impl WaitQueue {
             }
         }
         match take() {
-            Some(index) => Step::Handed(queue.hand_front(self, index, now)),
+            Some(index) => {
+                let (wakeup, waiter) = queue.hand_front(self, index, now);
+                drop(queue);
+                drop(waiter);
+                Step::Handed(wakeup)
+            }
             None => Step::Done,
         }
     }
@@ -439,7 +468,7 @@ impl WaitQueue {
     /// was handed one before it could leave: the caller owns that index.
     pub(crate) fn leave(&self, waiter: &Waiter) -> Option<u32> {
         // The end of the wait, if it is still queued (W6).
-        let now = Instant::now();
+        let now = Stamp::now();
         let mut queue = self.lock();
         // ORDERING: Relaxed: `queued` is only accessed under the queue lock.
         let queued = waiter.queued.load(Ordering::Relaxed);
@@ -448,7 +477,7 @@ impl WaitQueue {
             waiter.queued.store(false, Ordering::Relaxed);
             queue.stats.ended(waiter.since, now);
             queue.queued -= 1;
-            self.set_len(queue.queued);
+            self.shrank(queue.queued);
             queue.sweep();
         }
         drop(queue);
@@ -499,16 +528,19 @@ impl Queue {
     /// Takes the front waiter (queued: `front` returned it) out of the
     /// queue and hands it `index`, under the queue lock (W1); its wait
     /// ended at `now` (W6).
-    fn hand_front(&mut self, waiters: &WaitQueue, index: u32, now: Instant) -> Wakeup {
+    /// Returns the queue's reference to the waiter too, for the caller to
+    /// drop once it released the lock (an atomic on a line the waiter's
+    /// owner shares, kept out of the critical section).
+    fn hand_front(&mut self, waiters: &WaitQueue, index: u32, now: Stamp) -> (Wakeup, Arc<Waiter>) {
         let waiter = self.entries.pop_front().expect("a front waiter");
         // ORDERING: Relaxed: under the queue lock.
         waiter.queued.store(false, Ordering::Relaxed);
         self.stats.ended(waiter.since, now);
         self.queued -= 1;
-        waiters.set_len(self.queued);
+        waiters.shrank(self.queued);
         // `hand`'s Release store publishes the returner's writes to the
         // buffer to the waiter.
-        waiter.hand(index)
+        (waiter.hand(index), waiter)
     }
 
     /// Drops the entries of waiters that left once they outnumber the
@@ -581,7 +613,14 @@ impl Waiter {
         }
         let new = Wake::Task(Some(waker.clone()));
         let mut wake = self.lock();
-        let handed = self.take_handed();
+        let handed = if cfg!(iobuf_mutant = "wait_rewake_skips_recheck") {
+            // The mutant: the new waker goes in without a second look, so a
+            // hand-off that stored the index and took the old waker before
+            // this lock leaves the task asleep with its index.
+            None
+        } else {
+            self.take_handed()
+        };
         // Handed meanwhile: the task takes its index and needs no waker.
         let unused = match handed {
             Some(_) => new,

@@ -310,6 +310,11 @@ pub struct PoolStats {
     /// its leaving the queue: handed a returned buffer, or leaving with one
     /// it found free, on its timeout, or cancelled. A task's wait ends when
     /// a return hands it its buffer, not when its executor next polls it.
+    /// Where Linux keeps time with the CPU's time-stamp counter (clocksource
+    /// `tsc`), waits are timed with that counter (one `rdtsc` at each end,
+    /// scaled to nanoseconds against `Instant` over the process's first
+    /// millisecond of waiting); elsewhere with `Instant`. The first queued
+    /// wait of the process reads one sysfs file to decide.
     pub wait_histogram: [u64; 7],
     /// The summed lengths, in nanoseconds, of the waits each bucket of
     /// [`wait_histogram`](Self::wait_histogram) counts (wrapping after

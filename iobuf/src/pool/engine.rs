@@ -670,9 +670,15 @@ impl Take<'_> {
             return Some(i);
         }
         // First poll, past the inlined tries: a strike, no spinning (the
-        // executor's thread is not ours to hold).
-        if let Some(i) = engine.strike(false, delivery) {
-            return Some(i);
+        // executor's thread is not ours to hold). Without caches, while
+        // others wait, the strike would only be the look `look_again`
+        // makes after registering (one pass of loads: the ring's first try
+        // just missed, and returns go to the waiters), so it is skipped.
+        let ring_behind_waiters = engine.cache_capacity == 0 && engine.waiters.has_waiters();
+        if !ring_behind_waiters {
+            if let Some(i) = engine.strike(false, delivery) {
+                return Some(i);
+            }
         }
         // The waker is cloned before any lock is taken (W4).
         let wake = Wake::Task(Some(cx.waker().clone()));

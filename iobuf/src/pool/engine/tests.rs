@@ -111,6 +111,41 @@ fn a_cancelled_served_waiter_passes_its_index_on() {
     });
 }
 
+/// A task polled again with a new waker (it moved to another worker) is
+/// woken through the new one: the return may store the index and take the
+/// old waker at any point of the re-registration, and only the new waker
+/// wakes this thread. A lost wake-up parks it for good, which loom reports
+/// as a deadlock (`wait_rewake_skips_recheck`).
+#[test]
+fn a_task_polled_again_with_a_new_waker_is_woken_through_it() {
+    builder().check(|| {
+        let (engine, held) = one_index_held();
+        let returner = {
+            let engine = engine.clone();
+            thread::spawn(move || engine.give(held))
+        };
+        let mut take = pin!(engine.take_async());
+        let got = match take.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(i) => i,
+            Poll::Pending => {
+                // Only `second` unparks this thread (a park returns once per
+                // unpark, never spuriously under loom), so each `Pending`
+                // must be followed by its wake.
+                let (_, second) = unpark_waker();
+                loop {
+                    if let Poll::Ready(i) = take.as_mut().poll(&mut Context::from_waker(&second)) {
+                        break i;
+                    }
+                    thread::park();
+                }
+            }
+        };
+        engine.give(got);
+        returner.join().unwrap();
+        assert_settled(&engine);
+    });
+}
+
 /// One waiter (`take`, on a thread of its own) and the return of the one
 /// index it waits for: it is served with that index; nothing lost, nobody
 /// queued. The waiter has its own thread (a parked thread's too): an
