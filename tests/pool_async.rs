@@ -130,6 +130,55 @@ fn a_return_hands_its_buffer_to_the_pending_future_and_wakes_it() {
     assert_eq!(pool.stats().waiting, 0);
 }
 
+/// Polls `fut` once more after it completed: it must panic, as an `async`
+/// block does, and take no second buffer.
+fn assert_polled_again_panics<F: Future>(
+    pool: &BoundedPool<PicoBuffer>,
+    mut fut: std::pin::Pin<&mut F>,
+) {
+    let available = pool.available();
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_once(fut.as_mut(), Waker::noop()).is_ready()
+    }));
+    assert!(again.is_err(), "a completed future polled again panics");
+    assert_eq!(pool.available(), available, "and takes no buffer");
+}
+
+#[test]
+fn a_completed_future_polled_again_panics_on_every_path() {
+    // The first poll's cache hit (caches on from 64 buffers), the ring's
+    // first try (no caches), and a queued `Take` served by a return.
+    let cached = PicoBufferPool::new(64).unwrap();
+    let ring = PicoBufferPool::with_config(64, PoolConfig::new().thread_cache(0)).unwrap();
+    for pool in [&cached, &ring] {
+        let mut fut = pin!(pool.get_async());
+        let Poll::Ready(buf) = poll_once(fut.as_mut(), Waker::noop()) else {
+            panic!("a free buffer is taken on the first poll");
+        };
+        assert_polled_again_panics(pool, fut);
+        drop(buf);
+        let mut fut = pin!(pool.get_index_async());
+        let Poll::Ready(index) = poll_once(fut.as_mut(), Waker::noop()) else {
+            panic!("a free buffer is taken on the first poll");
+        };
+        assert_polled_again_panics(pool, fut);
+        pool.put(index);
+        assert_eq!(pool.available(), 64);
+    }
+    let pool = PicoBufferPool::new(1).unwrap();
+    let held = pool.get();
+    let mut fut = pin!(pool.get_async());
+    assert!(poll_once(fut.as_mut(), Waker::noop()).is_pending());
+    drop(held);
+    let Poll::Ready(buf) = poll_once(fut.as_mut(), Waker::noop()) else {
+        panic!("the waiter was handed the returned buffer");
+    };
+    assert_polled_again_panics(&pool, fut);
+    drop(buf);
+    assert_eq!(pool.available(), 1);
+    assert_eq!(pool.stats().waiting, 0);
+}
+
 #[test]
 fn a_future_dropped_after_its_hand_off_passes_the_buffer_on() {
     let pool = PicoBufferPool::new(1).unwrap();

@@ -6,7 +6,11 @@
 //!   (iobuf's guard from `get`, dropped; or `ArrayQueue`'s pop and push),
 //!   through a pool of 1024 `SmallBuffer`s without thread caches (`ring`),
 //!   with them (`cached`), or an `ArrayQueue<u32>` of 1024 indices (`aq`);
-//! - `ring64`, `aq64`: 64 gets then 64 puts, as `pool/get64_put64/threads=1`.
+//! - `ring64`, `aq64`: 64 gets then 64 puts, as `pool/get64_put64/threads=1`;
+//! - `async`, `tryget` (cached pool) and `async-ring`, `tryget-ring` (no
+//!   caches): one `get_async` polled once with `Waker::noop()`, or one
+//!   `try_get`, then the guard dropped, as `benches/async.rs`'s
+//!   `pair_get_async` and `pair_try_get` (`async/uncontended`).
 //!
 //! Instructions per round are the difference of two runs, which cancels the
 //! setup:
@@ -21,7 +25,10 @@
 //! With `TIME=1` set it prints the wall time per round too (noisy on a shared
 //! machine; criterion's `--bench pool` is the measurement).
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use crossbeam_queue::ArrayQueue;
 use iobuf::{BoundedPool, PoolConfig, SmallBuffer};
@@ -32,6 +39,23 @@ const CAPACITY: usize = 1024;
 #[inline(never)]
 fn pair_iobuf(pool: &BoundedPool<SmallBuffer>) {
     drop(black_box(pool.get()));
+}
+
+/// As `benches/async.rs`'s `pair_get_async`.
+#[inline(never)]
+fn pair_get_async(pool: &BoundedPool<SmallBuffer>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut get = pin!(pool.get_async());
+    match get.as_mut().poll(&mut cx) {
+        Poll::Ready(buf) => drop(black_box(buf)),
+        Poll::Pending => panic!("get_async on a pool with free buffers was Pending"),
+    }
+}
+
+/// As `benches/async.rs`'s `pair_try_get`.
+#[inline(never)]
+fn pair_try_get(pool: &BoundedPool<SmallBuffer>) {
+    drop(black_box(pool.try_get().unwrap()));
 }
 
 /// As `benches/pool.rs`'s `pair` over its `ArrayQueue` peer.
@@ -49,7 +73,7 @@ fn pair_aq(q: &ArrayQueue<u32>) {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: ops ring|cached|aq|ring64|aq64 ROUNDS";
+    let usage = "usage: ops ring|cached|aq|ring64|aq64|async|tryget|async-ring|tryget-ring ROUNDS";
     let mode = args.next().expect(usage);
     let rounds: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let ring = BoundedPool::<SmallBuffer>::with_config(CAPACITY, PoolConfig::new().thread_cache(0))
@@ -66,6 +90,10 @@ fn main() {
         "ring" => (0..rounds).for_each(|_| pair_iobuf(&ring)),
         "cached" => (0..rounds).for_each(|_| pair_iobuf(&cached)),
         "aq" => (0..rounds).for_each(|_| pair_aq(&q)),
+        "async" => (0..rounds).for_each(|_| pair_get_async(&cached)),
+        "tryget" => (0..rounds).for_each(|_| pair_try_get(&cached)),
+        "async-ring" => (0..rounds).for_each(|_| pair_get_async(&ring)),
+        "tryget-ring" => (0..rounds).for_each(|_| pair_try_get(&ring)),
         "ring64" => (0..rounds).for_each(|_| {
             for _ in 0..64 {
                 held.push(ring.try_get().unwrap());

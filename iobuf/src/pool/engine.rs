@@ -40,7 +40,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -642,28 +642,30 @@ impl Future for Take<'_> {
                 return Poll::Ready(i);
             }
         }
-        self.poll_missed(cx)
+        self.poll_missed(cx.waker())
     }
 }
 
 impl Take<'_> {
     /// A poll past the first poll's inlined tries (the thread cache's hit
     /// and, without caches, the ring's first try), made by the caller or
-    /// by `poll`.
+    /// by `poll`. It takes the context's waker alone (all a `Take` uses of
+    /// the context), so that a caller whose miss path is out of line need
+    /// not build or keep a `Context` on its hit path.
     #[inline(never)]
-    pub(crate) fn poll_missed(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+    pub(crate) fn poll_missed(&mut self, waker: &Waker) -> Poll<u32> {
         let mut delivery = Delivery::default();
-        let got = self.poll_queued(cx, &mut delivery);
+        let got = self.poll_queued(waker, &mut delivery);
         match self.engine.settle(got, delivery) {
             Some(i) => Poll::Ready(i),
             None => Poll::Pending,
         }
     }
 
-    fn poll_queued(&mut self, cx: &mut Context<'_>, delivery: &mut Delivery) -> Option<u32> {
+    fn poll_queued(&mut self, waker: &Waker, delivery: &mut Delivery) -> Option<u32> {
         let engine = self.engine;
         if let Some(waiter) = &self.waiter {
-            let i = waiter.take_handed_or_wake(cx.waker())?;
+            let i = waiter.take_handed_or_wake(waker)?;
             self.waiter = None;
             // Handed its index: a task owes no serve (L in `wait.rs`).
             engine.left(false, delivery);
@@ -681,7 +683,7 @@ impl Take<'_> {
             }
         }
         // The waker is cloned before any lock is taken (W4).
-        let wake = Wake::Task(Some(cx.waker().clone()));
+        let wake = Wake::Task(Some(waker.clone()));
         engine.counters.saw_in_use(engine.free.capacity());
         // Kept in `self` before the look: if a waker panics during it (a
         // steal's serve may hand an index to this very waiter), `Drop`

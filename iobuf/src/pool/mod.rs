@@ -858,10 +858,13 @@ impl<T> BoundedPool<T> {
 /// [`BoundedPool::get_index_async`]: the thread cache's hit inlined, as in
 /// `try_get`, then the engine's cancel-safe `Take`, whose index `hold`
 /// turns into what the caller gets. Written out rather than an `async`
-/// block, and built so that a first poll that hits the cache writes one
-/// word of the future (its `pool`, on completion) beside what `try_get`
-/// does: the `Take` is made only when the cache missed, and `hold` is a
-/// function of the pool, with no bytes of its own.
+/// block, so that a first poll that hits the cache does what `try_get`
+/// does plus the future's own state (`pool` and `take` written when made,
+/// `pool` cleared on completion, `take` checked when dropped): the `Take`
+/// is made only when the cache missed, `hold` is a function of the pool,
+/// with no bytes of its own, and the misses are calls out of line that
+/// never read the `Context` (callgrind: 66 instructions per get+drop
+/// against `try_get`'s 57, `benches/RESULTS.md`).
 struct Hold<'a, T, F> {
     /// The pool, until the future completed; `None` after, so that polled
     /// again it panics, as an `async` block does, rather than take a
@@ -892,25 +895,46 @@ impl<'a, T, H, F: Fn(&'a BoundedPool<T>, u32) -> H + Unpin> Future for Hold<'a, 
         let pool = this
             .pool
             .expect("a get_async future was polled after it completed");
-        let index = match &mut this.take {
-            // Polled again: the engine's `Take` has it from here.
-            Some(take) => std::task::ready!(take.poll_missed(cx)),
-            // First poll: the cache hit, else (without caches) the ring's
-            // first try, as `get` has them; else a `Take` from here on.
+        // The first poll's cache hit, inlined as in `try_get`; the ring's
+        // first try (pools without caches) and the `Take` each in one call
+        // out of line, which takes the waker alone: on a hit the caller's
+        // `Context` is never read, and the caller saves no register for
+        // the misses.
+        let first = match this.take {
             None => match cache::pop(pool.id) {
-                Some(i) => i,
-                None => match pool.engine().take_first(false) {
-                    Some(i) => i,
-                    None => {
-                        let take = this.take.insert(pool.engine().take_async());
-                        std::task::ready!(take.poll_missed(cx))
-                    }
-                },
+                Some(i) => Some(i),
+                None => take_first(pool.engine()),
             },
+            Some(_) => None,
+        };
+        let index = match first {
+            Some(i) => i,
+            None => std::task::ready!(poll_take(&mut this.take, pool.engine(), cx.waker())),
         };
         this.pool = None;
         std::task::Poll::Ready((this.hold)(pool, index))
     }
+}
+
+/// [`Hold`]'s first poll past the cache: the ring's first try, as `get`
+/// makes it (pools without caches). Out of line, as `try_get_slow`.
+#[cold]
+#[inline(never)]
+fn take_first(engine: &Engine) -> Option<u32> {
+    engine.take_first(false)
+}
+
+/// [`Hold`]'s poll past the first poll's tries: the `Take`, made on the
+/// first poll that missed and kept in `take` from then on, polled.
+#[cold]
+#[inline(never)]
+fn poll_take<'a>(
+    take: &mut Option<Take<'a>>,
+    engine: &'a Engine,
+    waker: &std::task::Waker,
+) -> std::task::Poll<u32> {
+    take.get_or_insert_with(|| engine.take_async())
+        .poll_missed(waker)
 }
 
 impl<T> Drop for BoundedPool<T> {
