@@ -1,6 +1,6 @@
 //! Loom models of the bitmap: single and batch takes and puts over one and
-//! two words, holders kept across several rounds, and the exact empty
-//! answer.
+//! two words, holders kept across several rounds, holders taking again
+//! (the blind try of the next bit), and the exact empty answer.
 //!
 //! Each model checks exclusive ownership (a `held` flag per index, and a
 //! loom `UnsafeCell` per buffer that each holder writes, so a second holder
@@ -129,6 +129,41 @@ fn capacity_1_three_threads() {
 #[test]
 fn several_words_two_threads() {
     single(BITS as usize + 1, 2, 2);
+}
+
+/// Holders that take again: two threads each take an index, then, holding
+/// it, a second one from a hint of the first (no `RETURNED`: the blind try
+/// of the next bit), in one word of four, so that each blind try races the
+/// other thread's takes of the same bits.
+#[test]
+fn holders_taking_again_never_share_an_index() {
+    builder().check(|| {
+        let model = Arc::new(Model {
+            bitmap: Bitmap::spread_over(4, 1),
+            held: (0..4).map(|_| AtomicBool::new(false)).collect(),
+            buffers: (0..4).map(|_| UnsafeCell::new(0)).collect(),
+        });
+        assert_eq!(model.bitmap.shape(), (1, 4));
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let model = model.clone();
+                thread::spawn(move || {
+                    let first = model.bitmap.take(t).expect("4 indices, 2 takers");
+                    model.hold(first, t);
+                    let second = model.bitmap.take(first as usize).expect("4 indices");
+                    model.hold(second, t);
+                    for i in [first, second] {
+                        model.release(i);
+                        model.bitmap.put(i);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        model.assert_all_back();
+    });
 }
 
 /// Batches: two threads take up to 2 of 8 indices (four words of two)
