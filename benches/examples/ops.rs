@@ -12,6 +12,12 @@
 //!   `try_get`, then the guard dropped, as `benches/async.rs`'s
 //!   `pair_get_async` and `pair_try_get` (`async/uncontended`).
 //!
+//! The pair functions are copies of the benches', not shared through the
+//! `iobuf_benches` library: compiled in another crate, the pool's calls are
+//! inlined differently (`try_get` counted 60 instructions instead of 57, and
+//! 122 instead of 98 without caches), so a shared copy would not count what
+//! the benches time.
+//!
 //! Instructions per round are the difference of two runs, which cancels the
 //! setup:
 //!

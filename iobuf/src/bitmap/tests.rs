@@ -37,8 +37,14 @@ struct Model {
 
 impl Model {
     fn new(capacity: usize) -> Arc<Model> {
+        Model::spread_over(capacity, 4)
+    }
+
+    /// A model over a bitmap of `capacity` indices over at least `spread`
+    /// words.
+    fn spread_over(capacity: usize, spread: usize) -> Arc<Model> {
         Arc::new(Model {
-            bitmap: Bitmap::spread_over(capacity, 4),
+            bitmap: Bitmap::spread_over(capacity, spread),
             held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             buffers: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
         })
@@ -138,11 +144,7 @@ fn several_words_two_threads() {
 #[test]
 fn holders_taking_again_never_share_an_index() {
     builder().check(|| {
-        let model = Arc::new(Model {
-            bitmap: Bitmap::spread_over(4, 1),
-            held: (0..4).map(|_| AtomicBool::new(false)).collect(),
-            buffers: (0..4).map(|_| UnsafeCell::new(0)).collect(),
-        });
+        let model = Model::spread_over(4, 1);
         assert_eq!(model.bitmap.shape(), (1, 4));
         let handles: Vec<_> = (0..2)
             .map(|t| {

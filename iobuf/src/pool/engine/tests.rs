@@ -65,6 +65,12 @@ fn assert_settled(engine: &Engine) {
     );
 }
 
+/// A thread that gives `index` back to `engine`.
+fn returner(engine: &Arc<Engine>, index: u32) -> thread::JoinHandle<()> {
+    let engine = engine.clone();
+    thread::spawn(move || engine.give(index))
+}
+
 /// Awaits an index on loom's executor (polls, parks until woken).
 fn block_on_take(engine: &Engine) -> u32 {
     loom::future::block_on(engine.take_async())
@@ -75,11 +81,7 @@ fn a_cancelled_served_waiter_passes_its_index_on() {
     builder().check(|| {
         let (engine, held) = one_index_held();
 
-        // The returner.
-        let returner = {
-            let engine = engine.clone();
-            thread::spawn(move || engine.give(held))
-        };
+        let returner = returner(&engine, held);
         // A second task that waits until served, then returns its index.
         let patient = {
             let engine = engine.clone();
@@ -120,10 +122,7 @@ fn a_cancelled_served_waiter_passes_its_index_on() {
 fn a_task_polled_again_with_a_new_waker_is_woken_through_it() {
     builder().check(|| {
         let (engine, held) = one_index_held();
-        let returner = {
-            let engine = engine.clone();
-            thread::spawn(move || engine.give(held))
-        };
+        let returner = returner(&engine, held);
         let mut take = pin!(engine.take_async());
         let got = match take.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(i) => i,
@@ -254,10 +253,7 @@ fn returns_racing_a_front_thread_that_leaves_reach_the_task_behind_it() {
             let engine = engine.clone();
             thread::spawn(move || block_on_take(&engine))
         };
-        let returner = {
-            let engine = engine.clone();
-            thread::spawn(move || engine.give(b))
-        };
+        let returner = returner(&engine, b);
         engine.give(a);
         returner.join().unwrap();
         // Each waiter holds its index until both are served: a stranded
